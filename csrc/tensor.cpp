@@ -1,0 +1,137 @@
+#include "tensor.h"
+
+#include <ATen/ATen.h>
+#include <torch/cuda.h>
+#include <torch/torch.h>
+#include <torch/version.h>
+
+#include "handles.hpp"
+#include "status.hpp"
+
+extern "C" {
+
+TorchStatus torch_tensor_from_data(const void *data, size_t nbytes, int dtype, const int64_t *shape, int ndim,
+                                   TorchTensor **out) {
+  GUARD_BEGIN
+  *out = nullptr;
+  auto st = static_cast<c10::ScalarType>(dtype);
+  std::vector<int64_t> sizes(shape, shape + ndim);
+  at::Tensor t = at::empty(sizes, at::TensorOptions().dtype(st));
+  size_t want = t.numel() * t.element_size();
+  if (want != nbytes)
+    return csad::fail(TORCH_ERR_INVALID, "data has " + std::to_string(nbytes) + " bytes, shape needs " +
+                                             std::to_string(want));
+  if (nbytes > 0) std::memcpy(t.data_ptr(), data, nbytes);
+  *out = wrap(std::move(t));
+  GUARD_END
+}
+
+TorchStatus torch_tensor_copy_to(TorchTensor *t, void *dst, size_t nbytes) {
+  GUARD_BEGIN
+  at::Tensor c = t->t.detach().to(at::kCPU).contiguous();
+  size_t have = c.numel() * c.element_size();
+  if (have != nbytes)
+    return csad::fail(TORCH_ERR_INVALID, "destination has " + std::to_string(nbytes) + " bytes, tensor has " +
+                                             std::to_string(have));
+  if (nbytes > 0) std::memcpy(dst, c.data_ptr(), nbytes);
+  GUARD_END
+}
+
+void torch_tensor_free(TorchTensor *t) { delete t; }
+
+TorchTensor *torch_tensor_share(TorchTensor *t) { return new TorchTensor{t->t}; }
+
+int torch_tensor_dim(TorchTensor *t) { return t->t.defined() ? static_cast<int>(t->t.dim()) : 0; }
+
+void torch_tensor_shape(TorchTensor *t, int64_t *shape) {
+  if (!t->t.defined()) return;
+  auto s = t->t.sizes();
+  for (size_t i = 0; i < s.size(); i++) shape[i] = s[i];
+}
+
+int torch_tensor_dtype(TorchTensor *t) { return t->t.defined() ? static_cast<int>(t->t.scalar_type()) : -1; }
+
+void torch_tensor_device(TorchTensor *t, int *type, int *index) {
+  if (!t->t.defined()) {
+    *type = 0;
+    *index = -1;
+    return;
+  }
+  auto d = t->t.device();
+  *type = static_cast<int>(d.type());
+  *index = d.index();
+}
+
+int torch_tensor_requires_grad(TorchTensor *t) { return t->t.defined() && t->t.requires_grad() ? 1 : 0; }
+
+int torch_tensor_is_contiguous(TorchTensor *t) { return t->t.defined() && t->t.is_contiguous() ? 1 : 0; }
+
+int torch_tensor_same(TorchTensor *a, TorchTensor *b) { return a->t.is_same(b->t) ? 1 : 0; }
+
+TorchStatus torch_tensor_set_requires_grad(TorchTensor *t, int requires_grad) {
+  GUARD_BEGIN
+  t->t.set_requires_grad(requires_grad != 0);
+  GUARD_END
+}
+
+TorchStatus torch_tensor_backward(TorchTensor *t, TorchTensor *grad, int retain_graph) {
+  GUARD_BEGIN
+  at::AutoGradMode enable(true);
+  at::Tensor g = grad != nullptr ? grad->t : at::Tensor();
+  t->t.backward(g, retain_graph != 0 ? c10::optional<bool>(true) : c10::nullopt);
+  GUARD_END
+}
+
+TorchStatus torch_tensor_grad(TorchTensor *t, TorchTensor **out) {
+  GUARD_BEGIN
+  *out = nullptr;
+  const at::Tensor &g = t->t.grad();
+  if (g.defined()) *out = wrap(g);
+  GUARD_END
+}
+
+TorchStatus torch_tensor_zero_grad(TorchTensor *t) {
+  GUARD_BEGIN
+  t->t.mutable_grad().reset();
+  GUARD_END
+}
+
+TorchStatus torch_tensor_assign(TorchTensor *dst, TorchTensor *src) {
+  GUARD_BEGIN
+  at::NoGradGuard no_grad;
+  if (dst->t.sizes() != src->t.sizes())
+    return csad::fail(TORCH_ERR_INVALID, "shape " + c10::str(src->t.sizes()) + " does not match " +
+                                             c10::str(dst->t.sizes()));
+  dst->t.copy_(src->t);
+  GUARD_END
+}
+
+TorchStatus torch_manual_seed(uint64_t seed) {
+  GUARD_BEGIN
+  torch::manual_seed(seed);
+  GUARD_END
+}
+
+void torch_set_num_threads(int n) { at::set_num_threads(n); }
+
+int torch_get_num_threads(void) { return at::get_num_threads(); }
+
+int torch_cuda_is_available(void) {
+  try {
+    return torch::cuda::is_available() ? 1 : 0;
+  } catch (...) {
+    return 0;
+  }
+}
+
+int torch_cuda_device_count(void) {
+  try {
+    return static_cast<int>(torch::cuda::device_count());
+  } catch (...) {
+    return 0;
+  }
+}
+
+const char *torch_version(void) { return TORCH_VERSION; }
+
+}  // extern "C"

@@ -1,0 +1,254 @@
+package torch
+
+/*
+#include <stdlib.h>
+#include "dispatch.h"
+*/
+import "C"
+
+import (
+	"runtime"
+	"sync"
+	"unsafe"
+)
+
+// op is an ATen operator found once by schema name and called through the dispatcher, the same
+// path Python's torch functions take.
+type op struct {
+	name, overload string
+	once           sync.Once
+	h              *C.TorchOp
+	err            error
+}
+
+func newOp(name, overload string) *op { return &op{name: name, overload: overload} }
+
+func (o *op) fullName() string {
+	if o.overload == "" {
+		return o.name
+	}
+	return o.name + "." + o.overload
+}
+
+func (o *op) handle() (*C.TorchOp, error) {
+	o.once.Do(func() {
+		cn, co := C.CString(o.name), C.CString(o.overload)
+		defer C.free(unsafe.Pointer(cn))
+		defer C.free(unsafe.Pointer(co))
+		o.err = statusErr(o.fullName(), C.torch_op_find(cn, co, &o.h))
+	})
+	return o.h, o.err
+}
+
+// args collects an operator's arguments in flat pools, so that the memory handed to C holds no
+// Go pointers.
+type args struct {
+	kinds    []int32
+	a, b     []int64
+	ipool    []int64
+	dpool    []float64
+	tpool    []*C.TorchTensor
+	spool    []byte
+	inputs   []*Tensor // tensor operands: they pick the result scope and carry earlier errors
+	explicit *Scope    // set by factories: where results go
+	hasScope bool
+}
+
+var argsPool = sync.Pool{New: func() any { return new(args) }}
+
+func newArgs() *args { return argsPool.Get().(*args) }
+
+func (x *args) release() {
+	x.kinds, x.a, x.b = x.kinds[:0], x.a[:0], x.b[:0]
+	x.ipool, x.dpool, x.tpool, x.spool = x.ipool[:0], x.dpool[:0], x.tpool[:0], x.spool[:0]
+	clear(x.inputs)
+	x.inputs = x.inputs[:0]
+	x.explicit, x.hasScope = nil, false
+	argsPool.Put(x)
+}
+
+func (x *args) push(kind int32, a, b int64) *args {
+	x.kinds = append(x.kinds, kind)
+	x.a = append(x.a, a)
+	x.b = append(x.b, b)
+	return x
+}
+
+// in sets the scope that owns the results of a factory (no tensor operands).
+func (x *args) in(s *Scope) *args { x.explicit, x.hasScope = s, true; return x }
+
+func (x *args) t(t *Tensor) *args {
+	x.inputs = append(x.inputs, t)
+	x.tpool = append(x.tpool, t.h)
+	return x.push(C.TORCH_ARG_TENSOR, int64(len(x.tpool)-1), 0)
+}
+
+// optT passes None for a nil tensor.
+func (x *args) optT(t *Tensor) *args {
+	if t == nil {
+		return x.none()
+	}
+	return x.t(t)
+}
+
+func (x *args) ts(list []*Tensor) *args {
+	start := len(x.tpool)
+	for _, t := range list {
+		x.inputs = append(x.inputs, t)
+		x.tpool = append(x.tpool, t.h)
+	}
+	return x.push(C.TORCH_ARG_TENSORS, int64(start), int64(len(list)))
+}
+
+// optTs passes a Tensor?[] list; nil entries are None.
+func (x *args) optTs(list []*Tensor) *args {
+	start := len(x.tpool)
+	for _, t := range list {
+		if t == nil {
+			x.tpool = append(x.tpool, nil)
+			continue
+		}
+		x.inputs = append(x.inputs, t)
+		x.tpool = append(x.tpool, t.h)
+	}
+	return x.push(C.TORCH_ARG_OPT_TENSORS, int64(start), int64(len(list)))
+}
+
+func (x *args) i(v int64) *args { return x.push(C.TORCH_ARG_INT, v, 0) }
+
+func (x *args) f(v float64) *args {
+	x.dpool = append(x.dpool, v)
+	return x.push(C.TORCH_ARG_DOUBLE, int64(len(x.dpool)-1), 0)
+}
+
+func (x *args) bool(v bool) *args {
+	if v {
+		return x.push(C.TORCH_ARG_BOOL, 1, 0)
+	}
+	return x.push(C.TORCH_ARG_BOOL, 0, 0)
+}
+
+func (x *args) ints(v []int64) *args {
+	start := len(x.ipool)
+	x.ipool = append(x.ipool, v...)
+	return x.push(C.TORCH_ARG_INTS, int64(start), int64(len(v)))
+}
+
+func (x *args) doubles(v []float64) *args {
+	start := len(x.dpool)
+	x.dpool = append(x.dpool, v...)
+	return x.push(C.TORCH_ARG_DOUBLES, int64(start), int64(len(v)))
+}
+
+func (x *args) str(v string) *args {
+	start := len(x.spool)
+	x.spool = append(x.spool, v...)
+	return x.push(C.TORCH_ARG_STRING, int64(start), int64(len(v)))
+}
+
+// scalar passes a Scalar holding a double (Python float).
+func (x *args) scalar(v float64) *args {
+	x.dpool = append(x.dpool, v)
+	return x.push(C.TORCH_ARG_SCALAR_DOUBLE, int64(len(x.dpool)-1), 0)
+}
+
+// scalarInt passes a Scalar holding an integer (Python int).
+func (x *args) scalarInt(v int64) *args { return x.push(C.TORCH_ARG_SCALAR_INT, v, 0) }
+
+func (x *args) dtype(d DType) *args { return x.push(C.TORCH_ARG_DTYPE, int64(d), 0) }
+
+func (x *args) device(d Device) *args {
+	return x.push(C.TORCH_ARG_DEVICE, int64(d.Type), int64(d.Index))
+}
+
+func (x *args) none() *args { return x.push(C.TORCH_ARG_NONE, 0, 0) }
+
+func (x *args) def() *args { return x.push(C.TORCH_ARG_DEFAULT, 0, 0) }
+
+const maxOutputs = 64
+
+// call runs the operator and releases x. Results belong to the youngest scope among the operands
+// (or the factory's explicit scope); on failure each of the want results carries the error.
+func (o *op) call(x *args, want int) []*Tensor {
+	defer x.release()
+	s := x.explicit
+	if !x.hasScope {
+		s = resultScope(x.inputs)
+	}
+	fail := func(err error) []*Tensor {
+		out := make([]*Tensor, max(want, 1))
+		for i := range out {
+			out[i] = failed(err, s)
+		}
+		return out
+	}
+	for _, t := range x.inputs {
+		if err := t.Err(); err != nil {
+			return fail(err)
+		}
+	}
+	if err := s.usable(); err != nil {
+		return fail(err)
+	}
+	h, err := o.handle()
+	if err != nil {
+		return fail(err)
+	}
+	var outs [maxOutputs]*C.TorchTensor
+	var n C.int
+	st := C.torch_op_call(h, C.int(len(x.kinds)), ptr32(x.kinds), ptr64(x.a), ptr64(x.b), ptr64(x.ipool),
+		ptrF64(x.dpool), ptrT(x.tpool), ptrS(x.spool), C.int(s.Mode()), &outs[0], maxOutputs, &n)
+	runtime.KeepAlive(x.inputs)
+	if err := statusErr(o.fullName(), st); err != nil {
+		return fail(err)
+	}
+	res := make([]*Tensor, int(n))
+	for i := range res {
+		res[i] = newTensor(outs[i], s)
+	}
+	if want > 0 && len(res) != want {
+		for _, t := range res {
+			t.Close()
+		}
+		return fail(errorf(o.fullName(), CodeInternal, "returned %d tensors, expected %d", n, want))
+	}
+	return res
+}
+
+// call1 runs a single-result operator.
+func (o *op) call1(x *args) *Tensor { return o.call(x, 1)[0] }
+
+func ptr32(v []int32) *C.int32_t {
+	if len(v) == 0 {
+		return nil
+	}
+	return (*C.int32_t)(unsafe.Pointer(&v[0]))
+}
+
+func ptr64(v []int64) *C.int64_t {
+	if len(v) == 0 {
+		return nil
+	}
+	return (*C.int64_t)(unsafe.Pointer(&v[0]))
+}
+
+func ptrF64(v []float64) *C.double {
+	if len(v) == 0 {
+		return nil
+	}
+	return (*C.double)(unsafe.Pointer(&v[0]))
+}
+
+func ptrT(v []*C.TorchTensor) **C.TorchTensor {
+	if len(v) == 0 {
+		return nil
+	}
+	return &v[0]
+}
+
+func ptrS(v []byte) *C.char {
+	if len(v) == 0 {
+		return nil
+	}
+	return (*C.char)(unsafe.Pointer(&v[0]))
+}

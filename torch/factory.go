@@ -1,0 +1,80 @@
+package torch
+
+/*
+#include "tensor.h"
+*/
+import "C"
+
+// Factories take the scope that will own the result first; nil means the caller owns it.
+
+var (
+	opZeros   = newOp("aten::zeros", "")
+	opOnes    = newOp("aten::ones", "")
+	opFull    = newOp("aten::full", "")
+	opRandn   = newOp("aten::randn", "")
+	opRand    = newOp("aten::rand", "")
+	opRandint = newOp("aten::randint", "low")
+	opArange  = newOp("aten::arange", "start_step")
+	opEmpty   = newOp("aten::empty", "memory_format")
+)
+
+func factory(o *op, s *Scope, shape []int64, d DType) *Tensor {
+	return o.call1(newArgs().in(s).ints(shape).dtype(d))
+}
+
+// Zeros is torch.zeros(shape, dtype=d).
+func Zeros(s *Scope, shape []int64, d DType) *Tensor { return factory(opZeros, s, shape, d) }
+
+// Ones is torch.ones(shape, dtype=d).
+func Ones(s *Scope, shape []int64, d DType) *Tensor { return factory(opOnes, s, shape, d) }
+
+// Empty is torch.empty(shape, dtype=d): uninitialised memory.
+func Empty(s *Scope, shape []int64, d DType) *Tensor { return factory(opEmpty, s, shape, d) }
+
+// Full is torch.full(shape, v, dtype=d).
+func Full(s *Scope, shape []int64, v float64, d DType) *Tensor {
+	return opFull.call1(newArgs().in(s).ints(shape).scalar(v).dtype(d))
+}
+
+// Randn is torch.randn(shape, dtype=d) from the default CPU generator.
+func Randn(s *Scope, shape []int64, d DType) *Tensor { return factory(opRandn, s, shape, d) }
+
+// Rand is torch.rand(shape, dtype=d).
+func Rand(s *Scope, shape []int64, d DType) *Tensor { return factory(opRand, s, shape, d) }
+
+// Randint is torch.randint(low, high, shape) as int64.
+func Randint(s *Scope, low, high int64, shape []int64) *Tensor {
+	return opRandint.call1(newArgs().in(s).i(low).i(high).ints(shape).dtype(Int64))
+}
+
+// Arange is torch.arange(start, end, step, dtype=d).
+func Arange(s *Scope, start, end, step float64, d DType) *Tensor {
+	return opArange.call1(newArgs().in(s).scalar(start).scalar(end).scalar(step).dtype(d))
+}
+
+// Scalar is a 0-dimensional tensor holding v (torch.tensor(v, dtype=d)).
+func Scalar(s *Scope, v float64, d DType) *Tensor {
+	return opFull.call1(newArgs().in(s).ints(nil).scalar(v).dtype(d))
+}
+
+// ManualSeed seeds every default generator, like torch.manual_seed: the following Randn, Rand,
+// Randint, initialisations and dropout masks draw the same numbers as Python after the same seed.
+func ManualSeed(seed uint64) error {
+	return statusErr("ManualSeed", C.torch_manual_seed(C.uint64_t(seed)))
+}
+
+// SetNumThreads sets the number of threads LibTorch uses inside one operator
+// (torch.set_num_threads). It applies to the whole process.
+func SetNumThreads(n int) { C.torch_set_num_threads(C.int(n)) }
+
+// NumThreads returns LibTorch's intra-op thread count.
+func NumThreads() int { return int(C.torch_get_num_threads()) }
+
+// CUDAAvailable reports whether the LibTorch in use was built with CUDA and sees a device.
+func CUDAAvailable() bool { return C.torch_cuda_is_available() != 0 }
+
+// CUDADeviceCount is the number of visible CUDA devices.
+func CUDADeviceCount() int { return int(C.torch_cuda_device_count()) }
+
+// Version is the version of the LibTorch the shim was built against.
+func Version() string { return C.GoString(C.torch_version()) }

@@ -1,0 +1,42 @@
+package torch
+
+import (
+	"fmt"
+	"sync/atomic"
+)
+
+var (
+	liveTensors      atomic.Int64
+	collectedTensors atomic.Int64
+	liveScopes       atomic.Int64
+	liveModules      atomic.Int64
+)
+
+// LiveObjects reports how many native objects are currently held: tensors, open scopes and
+// TorchScript modules. Long-running programs can export these to watch for leaks.
+type LiveObjects struct {
+	Tensors, Scopes, Modules int64
+	// Collected counts tensors freed by the garbage collector instead of Close or a scope: each
+	// one is a leak that the safety net caught.
+	Collected int64
+}
+
+// Live returns the current counts.
+func Live() LiveObjects {
+	return LiveObjects{
+		Tensors:   liveTensors.Load(),
+		Scopes:    liveScopes.Load(),
+		Modules:   liveModules.Load(),
+		Collected: collectedTensors.Load(),
+	}
+}
+
+func (l LiveObjects) String() string {
+	return fmt.Sprintf("%d tensors, %d scopes, %d modules live; %d tensors freed by the garbage collector",
+		l.Tensors, l.Scopes, l.Modules, l.Collected)
+}
+
+// Leaked reports whether anything is still alive or was left to the garbage collector.
+func (l LiveObjects) Leaked() bool {
+	return l.Tensors != 0 || l.Scopes != 0 || l.Modules != 0 || l.Collected != 0
+}
