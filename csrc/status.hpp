@@ -64,6 +64,8 @@ class ModeGuard {
   catch (const c10::Error &e) { return csad::from_c10(e); }                        \
   catch (const std::bad_alloc &e) { return csad::fail(TORCH_ERR_OUT_OF_MEMORY, std::string("out of memory: ") + e.what()); } \
   catch (const std::invalid_argument &e) { return csad::fail(TORCH_ERR_INVALID, e.what()); } \
+  catch (const std::out_of_range &e) { return csad::fail(TORCH_ERR_INDEX, e.what()); } \
+  catch (const std::runtime_error &e) { return csad::fail(TORCH_ERR_INVALID, e.what()); } \
   catch (const std::exception &e) { return csad::fail(TORCH_ERR_INTERNAL, e.what()); } \
   catch (...) { return csad::fail(TORCH_ERR_INTERNAL, "unknown C++ exception"); }   \
   return csad::ok();

@@ -7,6 +7,7 @@ package torch
 import "C"
 
 import (
+	"math"
 	"runtime"
 	"sync"
 	"unsafe"
@@ -150,6 +151,15 @@ func (x *args) str(v string) *args {
 func (x *args) scalar(v float64) *args {
 	x.dpool = append(x.dpool, v)
 	return x.push(C.TORCH_ARG_SCALAR_DOUBLE, int64(len(x.dpool)-1), 0)
+}
+
+// scalarFor passes v as Python would write it next to t: an integral v on an integer or bool
+// tensor is a Python int (so int64 tensors stay int64), anything else a Python float.
+func (x *args) scalarFor(t *Tensor, v float64) *args {
+	if v == math.Trunc(v) && math.Abs(v) < 1<<62 && t.h != nil && !t.DType().IsFloat() {
+		return x.scalarInt(int64(v))
+	}
+	return x.scalar(v)
 }
 
 // scalarInt passes a Scalar holding an integer (Python int).

@@ -12,8 +12,12 @@ var (
 	opUpBilinear   = newOp("aten::upsample_bilinear2d", "vec")
 	opUpNearest    = newOp("aten::upsample_nearest2d", "vec")
 	opConstantPad  = newOp("aten::constant_pad_nd", "")
+	opReflectPad1d = newOp("aten::reflection_pad1d", "")
 	opReflectPad2d = newOp("aten::reflection_pad2d", "")
+	opReflectPad3d = newOp("aten::reflection_pad3d", "")
+	opReplicPad1d  = newOp("aten::replication_pad1d", "")
 	opReplicPad2d  = newOp("aten::replication_pad2d", "")
+	opReplicPad3d  = newOp("aten::replication_pad3d", "")
 	opDropout      = newOp("aten::dropout", "")
 	opLinear       = newOp("aten::linear", "")
 	opMSELoss      = newOp("aten::mse_loss", "")
@@ -132,15 +136,22 @@ const (
 )
 
 // Pad is F.pad(t, pad, mode, value); pad lists (left, right, top, bottom, ...) from the last
-// dimension backwards, as in PyTorch.
+// dimension backwards, as in PyTorch. Reflect and replicate pad the last 1, 2 or 3 dimensions
+// (2, 4 or 6 pad values), choosing the 1d/2d/3d operator by len(pad) as F.pad does.
 func (t *Tensor) Pad(pad []int64, mode PadMode, value float64) *Tensor {
 	switch mode {
 	case PadConstant:
 		return opConstantPad.call1(newArgs().t(t).ints(pad).scalar(value))
-	case PadReflect:
-		return opReflectPad2d.call1(newArgs().t(t).ints(pad))
-	case PadReplicate:
-		return opReplicPad2d.call1(newArgs().t(t).ints(pad))
+	case PadReflect, PadReplicate:
+		ops := map[PadMode][3]*op{
+			PadReflect:   {opReflectPad1d, opReflectPad2d, opReflectPad3d},
+			PadReplicate: {opReplicPad1d, opReplicPad2d, opReplicPad3d},
+		}[mode]
+		if n := len(pad); n == 2 || n == 4 || n == 6 {
+			return ops[n/2-1].call1(newArgs().t(t).ints(pad))
+		}
+		return failed(errorf("Pad", CodeInvalid, "reflect and replicate padding take 2, 4 or 6 values, got %d",
+			len(pad)), resultScope([]*Tensor{t}))
 	}
 	return failed(errorf("Pad", CodeInvalid, "unknown mode %d", mode), resultScope([]*Tensor{t}))
 }

@@ -100,7 +100,7 @@ func unary(o *op, t *Tensor) *Tensor { return o.call1(newArgs().t(t)) }
 
 func binary(o *op, a, b *Tensor) *Tensor { return o.call1(newArgs().t(a).t(b)) }
 
-func withScalar(o *op, a *Tensor, v float64) *Tensor { return o.call1(newArgs().t(a).scalar(v)) }
+func withScalar(o *op, a *Tensor, v float64) *Tensor { return o.call1(newArgs().t(a).scalarFor(a, v)) }
 
 // inplace runs an in-place operator and returns t itself; the alias handle ATen returns is freed.
 func inplace(o *op, x *args, t *Tensor) *Tensor {
@@ -433,7 +433,7 @@ func (t *Tensor) AddInPlace(o *Tensor, alpha float64) *Tensor {
 
 // AddScalarInPlace is t.add_(v).
 func (t *Tensor) AddScalarInPlace(v float64) *Tensor {
-	return inplace(opAddInS, newArgs().t(t).scalar(v), t)
+	return inplace(opAddInS, newArgs().t(t).scalarFor(t, v), t)
 }
 
 // MulInPlace is t.mul_(o).
@@ -441,7 +441,7 @@ func (t *Tensor) MulInPlace(o *Tensor) *Tensor { return inplace(opMulInT, newArg
 
 // MulScalarInPlace is t.mul_(v).
 func (t *Tensor) MulScalarInPlace(v float64) *Tensor {
-	return inplace(opMulInS, newArgs().t(t).scalar(v), t)
+	return inplace(opMulInS, newArgs().t(t).scalarFor(t, v), t)
 }
 
 // DivScalarInPlace is t.div_(v).

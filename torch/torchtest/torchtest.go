@@ -1,0 +1,52 @@
+// Package torchtest has test helpers for packages that use torch: a TestMain that fails the run
+// when native objects outlive the tests, and golden-file loading.
+package torchtest
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/csad-go/csad/torch"
+)
+
+// Main runs the tests, then fails the run if any tensor, scope or module is still alive or was
+// left to the garbage collector. Build with -tags leakcheck to get the creating call stacks.
+//
+//	func TestMain(m *testing.M) { torchtest.Main(m) }
+func Main(m *testing.M) {
+	code := m.Run()
+	// Give the collector a chance to run cleanups of unreachable tensors, so tensors leaked
+	// without Close are reported as such rather than missed.
+	for range 3 {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+	if live := torch.Live(); live.Leaked() {
+		fmt.Fprintf(os.Stderr, "native objects leaked by the tests: %s\n", torch.LeakReport())
+		if !torch.LeakChecking {
+			fmt.Fprintln(os.Stderr, "rerun with -tags leakcheck to see where they were created")
+		}
+		if code == 0 {
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// Golden loads a safetensors golden file into tensors owned by s, keyed by name; metadata (the
+// file's __metadata__) is returned as well. It fails the test on error.
+func Golden(t testing.TB, s *torch.Scope, path string) (map[string]*torch.Tensor, map[string]string) {
+	t.Helper()
+	ts, meta, err := torch.LoadTensorsMeta(s, path)
+	if err != nil {
+		t.Fatalf("golden file %s: %v (regenerate with 'make golden')", path, err)
+	}
+	out := make(map[string]*torch.Tensor, len(ts))
+	for _, n := range ts {
+		out[n.Name] = n.Tensor
+	}
+	return out, meta
+}
