@@ -66,7 +66,7 @@ test-leaks:
 ## fuzz: the pure-Go checkpoint parsers for a bounded time
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzLoad -fuzztime=$(FUZZTIME) ./torch/checkpoint/
-	$(GO) test -run='^$$' -fuzz=FuzzParseSafetensors -fuzztime=$(FUZZTIME) ./torch/checkpoint/
+	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./csad/tiffmap/
 
 ## golden: regenerate the committed golden files with Debian's PyTorch
 golden:

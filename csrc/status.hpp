@@ -42,10 +42,17 @@ inline TorchStatus from_c10(const c10::Error &e) {
   return fail(code, msg);
 }
 
-// Applies a grad mode for the duration of one call.
+// Makes the calling OS thread use the process-wide intra-op thread count. LibTorch's OpenMP
+// backend keeps the count per OS thread and oneDNN kernels read it directly, so a goroutine that
+// lands on a fresh thread would otherwise use every CPU and round reductions differently from
+// Python. Defined in tensor.cpp.
+void sync_threads();
+
+// Applies a grad mode (and the thread count) for the duration of one call.
 class ModeGuard {
  public:
   explicit ModeGuard(int mode) {
+    sync_threads();
     if (mode == TORCH_MODE_INFERENCE) inference_.emplace(true);
     else grad_.emplace(mode == TORCH_MODE_GRAD);
   }

@@ -1,5 +1,7 @@
 #include "tensor.h"
 
+#include <atomic>
+
 #include <ATen/ATen.h>
 #include <torch/cuda.h>
 #include <torch/torch.h>
@@ -7,6 +9,35 @@
 
 #include "handles.hpp"
 #include "status.hpp"
+
+namespace csad {
+
+namespace {
+std::atomic<int> g_num_threads{0};
+
+// The count every thread should use: the one set through the shim, else LibTorch's own default
+// (physical cores, what Python's torch.get_num_threads() reports), taken once.
+int desired_threads() {
+  int v = g_num_threads.load(std::memory_order_relaxed);
+  if (v == 0) {
+    int expected = 0;
+    g_num_threads.compare_exchange_strong(expected, at::get_num_threads());
+    v = g_num_threads.load();
+  }
+  return v;
+}
+}  // namespace
+
+void sync_threads() {
+  thread_local int applied = 0;
+  int want = desired_threads();
+  if (applied != want) {
+    at::set_num_threads(want);
+    applied = want;
+  }
+}
+
+}  // namespace csad
 
 extern "C" {
 
@@ -76,6 +107,7 @@ TorchStatus torch_tensor_set_requires_grad(TorchTensor *t, int requires_grad) {
 
 TorchStatus torch_tensor_backward(TorchTensor *t, TorchTensor *grad, int retain_graph) {
   GUARD_BEGIN
+  csad::sync_threads();
   at::AutoGradMode enable(true);
   at::Tensor g = grad != nullptr ? grad->t : at::Tensor();
   t->t.backward(g, retain_graph != 0 ? c10::optional<bool>(true) : c10::nullopt);
@@ -112,9 +144,14 @@ TorchStatus torch_manual_seed(uint64_t seed) {
   GUARD_END
 }
 
-void torch_set_num_threads(int n) { at::set_num_threads(n); }
+void torch_set_num_threads(int n) {
+  if (n < 1) return;
+  csad::desired_threads();
+  csad::g_num_threads.store(n);
+  csad::sync_threads();
+}
 
-int torch_get_num_threads(void) { return at::get_num_threads(); }
+int torch_get_num_threads(void) { return csad::desired_threads(); }
 
 int torch_cuda_is_available(void) {
   try {
