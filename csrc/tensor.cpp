@@ -128,6 +128,8 @@ TorchStatus torch_tensor_zero_grad(TorchTensor *t) {
   GUARD_END
 }
 
+void torch_tensor_replace(TorchTensor *dst, TorchTensor *src) { dst->t = src->t; }
+
 TorchStatus torch_tensor_assign(TorchTensor *dst, TorchTensor *src) {
   GUARD_BEGIN
   at::NoGradGuard no_grad;

@@ -34,6 +34,9 @@ TorchStatus torch_tensor_backward(TorchTensor *t, TorchTensor *grad, int retain_
 /* *out is NULL when the tensor has no gradient. */
 TorchStatus torch_tensor_grad(TorchTensor *t, TorchTensor **out);
 TorchStatus torch_tensor_zero_grad(TorchTensor *t);
+/* Makes dst refer to src's tensor (same storage, layout and autograd identity); src stays valid.
+ * Lets a module swap a parameter for a re-laid-out copy without changing its handle. */
+void torch_tensor_replace(TorchTensor *dst, TorchTensor *src);
 /* Copies src into dst in place without recording history (loading weights into parameters). */
 TorchStatus torch_tensor_assign(TorchTensor *dst, TorchTensor *src);
 

@@ -101,3 +101,21 @@ func (t *Tensor) Assign(src *Tensor) error {
 	runtime.KeepAlive(src)
 	return statusErr("Assign", st)
 }
+
+// ReplaceWith makes t refer to src's tensor (same storage, layout and autograd identity), keeping
+// t's handle, so everything holding t (a module's parameter list, say) sees the new tensor. src
+// stays valid and must still be closed by its owner.
+func (t *Tensor) ReplaceWith(src *Tensor) error {
+	h, err := t.handle()
+	if err != nil {
+		return err
+	}
+	sh, err := src.handle()
+	if err != nil {
+		return err
+	}
+	C.torch_tensor_replace(h, sh)
+	runtime.KeepAlive(t)
+	runtime.KeepAlive(src)
+	return nil
+}

@@ -2,6 +2,8 @@ package torch
 
 import (
 	"fmt"
+	"io"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -76,7 +78,7 @@ func LoadTensors(s *Scope, path string) ([]Named, error) {
 func LoadTensorsMeta(s *Scope, path string) ([]Named, map[string]string, error) {
 	var raw []checkpoint.Named
 	var meta map[string]string
-	if isSafetensors(path) {
+	if isSafetensorsFile(path) {
 		r, m, err := checkpoint.LoadSafetensors(path)
 		if err != nil {
 			return nil, nil, err
@@ -108,7 +110,11 @@ func LoadTensorsMeta(s *Scope, path string) ([]Named, map[string]string, error) 
 
 // SaveTensors writes tensors atomically as a state dict: .safetensors by extension, otherwise
 // the torch.save zip format (an OrderedDict that torch.load reads back).
-func SaveTensors(path string, ts []Named) error {
+func SaveTensors(path string, ts []Named) error { return SaveTensorsMeta(path, ts, nil) }
+
+// SaveTensorsMeta is SaveTensors with string metadata, which only the safetensors format can
+// carry: with metadata every path is written as safetensors (e.g. .csad model files).
+func SaveTensorsMeta(path string, ts []Named, meta map[string]string) error {
 	raw := make([]checkpoint.Named, 0, len(ts))
 	for _, n := range ts {
 		c, err := ToCheckpoint(n.Tensor)
@@ -117,8 +123,8 @@ func SaveTensors(path string, ts []Named) error {
 		}
 		raw = append(raw, checkpoint.Named{Name: n.Name, Tensor: c})
 	}
-	if isSafetensors(path) {
-		return checkpoint.SaveSafetensors(path, raw, nil)
+	if meta != nil || isSafetensors(path) {
+		return checkpoint.SaveSafetensors(path, raw, meta)
 	}
 	d := &checkpoint.Dict{}
 	for _, n := range raw {
@@ -129,4 +135,20 @@ func SaveTensors(path string, ts []Named) error {
 
 func isSafetensors(path string) bool {
 	return strings.EqualFold(filepath.Ext(path), ".safetensors")
+}
+
+// isSafetensorsFile decides by content: torch.save files are zip archives ("PK") or, in the
+// legacy format, start with a pickle opcode (0x80); anything else is parsed as safetensors, so
+// .csad and other extensions load too.
+func isSafetensorsFile(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return isSafetensors(path)
+	}
+	defer f.Close()
+	var magic [2]byte
+	if _, err := io.ReadFull(f, magic[:]); err != nil {
+		return isSafetensors(path)
+	}
+	return string(magic[:]) != "PK" && magic[0] != 0x80
 }

@@ -349,6 +349,20 @@ func (t *Tensor) Permute(dims ...int64) *Tensor { return opPermute.call1(newArgs
 // Contiguous returns t laid out row-major (t itself, as a new handle, when it already is).
 func (t *Tensor) Contiguous() *Tensor { return unary(opContiguous, t) }
 
+// MemoryFormat is c10::MemoryFormat: how a 4-D tensor's elements are laid out.
+type MemoryFormat int
+
+// Memory formats.
+const (
+	ContiguousFormat MemoryFormat = 0 // NCHW row-major
+	ChannelsLast     MemoryFormat = 2 // NHWC strides, NCHW shape (faster oneDNN convolutions on CPU)
+)
+
+// ContiguousAs returns t laid out in format f (x.contiguous(memory_format=f)).
+func (t *Tensor) ContiguousAs(f MemoryFormat) *Tensor {
+	return opContiguous.call1(newArgs().t(t).i(int64(f)))
+}
+
 // Transpose swaps two dimensions.
 func (t *Tensor) Transpose(d0, d1 int64) *Tensor {
 	return opTranspose.call1(newArgs().t(t).i(d0).i(d1))

@@ -2,9 +2,8 @@
 // generation, evaluation reports and (added by other files of this package)
 // training, scoring and benchmarks.
 //
-// Flags are POSIX/GNU style as parsed by spf13/pflag: long flags take two
-// dashes (--out DIR or --out=DIR); single-dash long flags (-out) are not
-// accepted.
+// Flags are parsed by spf13/pflag; long flags may be written with one dash,
+// as Go tools write them (-out DIR), or with two (--out DIR, --out=DIR).
 //
 // Every subcommand lives in its own file and registers itself on rootCmd in
 // an init function, so adding one does not touch this file. Errors are
@@ -28,8 +27,28 @@ var rootCmd = &cobra.Command{
 }
 
 func main() {
+	rootCmd.SetArgs(goStyleFlags(os.Args[1:]))
 	if err := rootCmd.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "csad:", err)
 		os.Exit(1)
 	}
 }
+
+// goStyleFlags rewrites single-dash long flags (-model m.csad) to pflag's two-dash form, so
+// both the Go convention and the GNU one work. Single letters (-h) and negative numbers are
+// left alone; everything after "--" is an argument.
+func goStyleFlags(args []string) []string {
+	out := make([]string, 0, len(args))
+	for i, a := range args {
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		if len(a) > 2 && a[0] == '-' && a[1] != '-' && isLetter(a[1]) && isLetter(a[2]) {
+			a = "-" + a
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }

@@ -10,6 +10,9 @@ type Conv2dConfig struct {
 	Stride, Padding, Dilation int64
 	Groups                    int64
 	NoBias                    bool
+	// Zeroed skips the random initialisation (and its draws from the generator): for layers
+	// whose weights are loaded from a checkpoint right away.
+	Zeroed bool
 }
 
 // Conv2d is nn.Conv2d with a square kernel.
@@ -28,18 +31,23 @@ func NewConv2d(in, out, kernel int64, c Conv2dConfig) *Conv2d {
 		Dilation: [2]int64{max(c.Dilation, 1), max(c.Dilation, 1)},
 		Groups:   groups,
 	}}
-	w := torch.Empty(nil, []int64{out, in / groups, kernel, kernel}, torch.Float32)
+	w := torch.Zeros(nil, []int64{out, in / groups, kernel, kernel}, torch.Float32)
 	var b *torch.Tensor
 	if !c.NoBias {
-		b = torch.Empty(nil, []int64{out}, torch.Float32)
+		b = torch.Zeros(nil, []int64{out}, torch.Float32)
 	}
-	defaultInit(w, b)
+	if !c.Zeroed {
+		defaultInit(w, b)
+	}
 	l.Weight = l.RegisterParameter("weight", w)
 	if b != nil {
 		l.Bias = l.RegisterParameter("bias", b)
 	}
 	return l
 }
+
+// Options returns stride, padding, dilation and groups as F.conv2d takes them.
+func (l *Conv2d) Options() torch.Conv2dOptions { return l.opts }
 
 // Forward applies the convolution.
 func (l *Conv2d) Forward(x *torch.Tensor) *torch.Tensor {

@@ -1,0 +1,151 @@
+package csad
+
+import (
+	"github.com/csad-go/csad/torch"
+	"github.com/csad-go/csad/torch/nn"
+)
+
+// TeacherHead turns encoder features into the teacher's (B, C, 64, 64) map: layer2 and layer3
+// resized to 64×64, concatenated, 3×3 average-pooled, projected by a frozen random 1×1 conv.
+type TeacherHead struct {
+	nn.Module
+	Proj *nn.Conv2d
+	size int64
+}
+
+// NewTeacherHead builds the head of cfg.
+func NewTeacherHead(cfg Config) *TeacherHead {
+	t := &TeacherHead{size: cfg.FeatureSize}
+	t.Proj = nn.RegisterModule(&t.Module, "proj", conv(cfg.Encoder.Out[1]+cfg.Encoder.Out[2], cfg.TeacherChannels, 1, nn.Conv2dConfig{}))
+	return t
+}
+
+// pooled is everything before the projection.
+func (t *TeacherHead) pooled(f [3]*torch.Tensor) *torch.Tensor {
+	a := f[1].Interpolate(t.size, t.size, torch.Bilinear, false)
+	b := f[2].Interpolate(t.size, t.size, torch.Bilinear, false)
+	return torch.Cat([]*torch.Tensor{a, b}, 1).AvgPool2d(torch.PoolOptions{Kernel: [2]int64{3, 3}, Stride: [2]int64{1, 1}, Padding: [2]int64{1, 1}})
+}
+
+// Forward returns the raw (unnormalised) teacher map.
+func (t *TeacherHead) Forward(f [3]*torch.Tensor) *torch.Tensor {
+	return t.Proj.Forward(t.pooled(f))
+}
+
+var avg2 = torch.PoolOptions{Kernel: [2]int64{2, 2}, Stride: [2]int64{2, 2}, Padding: [2]int64{1, 1}}
+
+// LocalStudent is the trainable local student (EfficientAD PDN-M trunk with two 1×1 heads).
+type LocalStudent struct {
+	nn.Module
+	Conv1, Conv2, Conv3, Conv4, Conv5, ConvST, ConvAE *nn.Conv2d
+	size                                              int64
+}
+
+// NewLocalStudent builds the student of cfg (padding=True, as CSAD trains it).
+func NewLocalStudent(cfg Config) *LocalStudent {
+	s := &LocalStudent{size: cfg.FeatureSize}
+	m := &s.Module
+	w := cfg.Student.Width
+	s.Conv1 = nn.RegisterModule(m, "conv1", conv(3, cfg.Student.Conv1, 4, nn.Conv2dConfig{Padding: 3}))
+	s.Conv2 = nn.RegisterModule(m, "conv2", conv(cfg.Student.Conv1, w, 4, nn.Conv2dConfig{Padding: 3}))
+	s.Conv3 = nn.RegisterModule(m, "conv3", conv(w, w, 1, nn.Conv2dConfig{}))
+	s.Conv4 = nn.RegisterModule(m, "conv4", conv(w, w, 3, nn.Conv2dConfig{Padding: 1}))
+	s.Conv5 = nn.RegisterModule(m, "conv5", conv(w, w, 4, nn.Conv2dConfig{}))
+	s.ConvST = nn.RegisterModule(m, "conv_st", conv(w, cfg.TeacherChannels, 1, nn.Conv2dConfig{}))
+	s.ConvAE = nn.RegisterModule(m, "conv_ae", conv(w, cfg.TeacherChannels, 1, nn.Conv2dConfig{}))
+	return s
+}
+
+// Forward returns the local (st) and global (ae) outputs.
+func (s *LocalStudent) Forward(x *torch.Tensor) (st, ae *torch.Tensor) {
+	x = s.Conv1.Forward(x).Relu().AvgPool2d(avg2)
+	x = s.Conv2.Forward(x).Relu().AvgPool2d(avg2)
+	x = s.Conv3.Forward(x).Relu()
+	x = s.Conv4.Forward(x).Relu()
+	x = s.Conv5.Forward(x).Relu()
+	x = x.Interpolate(s.size, s.size, torch.Bilinear, false)
+	return s.ConvST.Forward(x), s.ConvAE.Forward(x)
+}
+
+// PDNM is EfficientAD's medium patch description network with a doubled output split into
+// st and ae halves. CSAD defines it but trains LocalStudent instead.
+type PDNM struct {
+	nn.Module
+	Conv1, Conv2, Conv3, Conv4, Conv5, Conv6 *nn.Conv2d
+	out, size                                int64
+}
+
+// NewPDNM builds PDN_M for cfg.
+func NewPDNM(cfg Config) *PDNM {
+	p := &PDNM{out: cfg.TeacherChannels, size: cfg.FeatureSize}
+	m := &p.Module
+	w := cfg.Student.Width
+	p.Conv1 = nn.RegisterModule(m, "conv1", conv(3, cfg.Student.Conv1, 4, nn.Conv2dConfig{Padding: 3}))
+	p.Conv2 = nn.RegisterModule(m, "conv2", conv(cfg.Student.Conv1, w, 4, nn.Conv2dConfig{Padding: 3}))
+	p.Conv3 = nn.RegisterModule(m, "conv3", conv(w, w, 1, nn.Conv2dConfig{}))
+	p.Conv4 = nn.RegisterModule(m, "conv4", conv(w, w, 3, nn.Conv2dConfig{Padding: 1}))
+	p.Conv5 = nn.RegisterModule(m, "conv5", conv(w, 2*cfg.TeacherChannels, 4, nn.Conv2dConfig{}))
+	p.Conv6 = nn.RegisterModule(m, "conv6", conv(2*cfg.TeacherChannels, 2*cfg.TeacherChannels, 1, nn.Conv2dConfig{}))
+	return p
+}
+
+// Forward returns the st and ae halves.
+func (p *PDNM) Forward(x *torch.Tensor) (st, ae *torch.Tensor) {
+	x = p.Conv1.Forward(x).Relu().AvgPool2d(avg2)
+	x = p.Conv2.Forward(x).Relu().AvgPool2d(avg2)
+	x = p.Conv3.Forward(x).Relu()
+	x = p.Conv4.Forward(x).Relu()
+	x = p.Conv5.Forward(x).Relu()
+	x = p.Conv6.Forward(x).Interpolate(p.size, p.size, torch.Bilinear, false)
+	return x.Narrow(1, 0, p.out), x.Narrow(1, p.out, p.out)
+}
+
+// AutoEncoder is the global branch's autoencoder (EfficientAD's, base_dim 64 → 512 channels).
+type AutoEncoder struct {
+	nn.Module
+	Enc  [6]*nn.Conv2d
+	Dec  [8]*nn.Conv2d
+	size int64
+}
+
+// decoderSizes are the fixed bilinear resize targets before deconv1..deconv6.
+var decoderSizes = [6]int64{3, 8, 15, 32, 63, 127}
+
+// NewAutoEncoder builds the autoencoder of cfg.
+func NewAutoEncoder(cfg Config) *AutoEncoder {
+	a := &AutoEncoder{size: cfg.FeatureSize}
+	m := &a.Module
+	b, w := cfg.AutoEncoder.Base, cfg.AutoEncoder.Mid
+	s2 := nn.Conv2dConfig{Stride: 2, Padding: 1}
+	encIO := [6][2]int64{{3, b}, {b, b}, {b, w}, {w, w}, {w, w}, {w, w}}
+	for i, io := range encIO {
+		k, c := int64(4), s2
+		if i == 5 {
+			k, c = 8, nn.Conv2dConfig{}
+		}
+		a.Enc[i] = nn.RegisterModule(m, "enconv"+string(rune('1'+i)), conv(io[0], io[1], k, c))
+	}
+	for i := range 6 {
+		a.Dec[i] = nn.RegisterModule(m, "deconv"+string(rune('1'+i)), conv(w, w, 4, nn.Conv2dConfig{Padding: 2}))
+	}
+	a.Dec[6] = nn.RegisterModule(m, "deconv7", conv(w, w, 3, nn.Conv2dConfig{Padding: 1}))
+	a.Dec[7] = nn.RegisterModule(m, "deconv8", conv(w, cfg.TeacherChannels, 3, nn.Conv2dConfig{Padding: 1}))
+	return a
+}
+
+// Forward reconstructs the teacher map from the image (eval mode: dropout is the identity).
+func (a *AutoEncoder) Forward(x *torch.Tensor) *torch.Tensor {
+	for i, c := range a.Enc {
+		x = c.Forward(x)
+		if i < 5 {
+			x = x.Relu()
+		}
+	}
+	train := a.Training()
+	for i, size := range decoderSizes {
+		x = x.Interpolate(size, size, torch.Bilinear, false)
+		x = a.Dec[i].Forward(x).Relu().Dropout(0.2, train)
+	}
+	x = x.Interpolate(a.size, a.size, torch.Bilinear, false)
+	return a.Dec[7].Forward(a.Dec[6].Forward(x).Relu())
+}

@@ -1,0 +1,256 @@
+package csad
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"sync"
+
+	"github.com/csad-go/csad/csad/imageproc"
+	"github.com/csad-go/csad/torch"
+)
+
+// Options tune a loaded Model.
+type Options struct {
+	// Threads is LibTorch's intra-op thread count for the whole process; 0 keeps the current one.
+	Threads int
+	// Fast runs the LGST branch channels-last (Network.UseChannelsLast): about twice as fast on
+	// the CPU; maps within float32 rounding (≈1e-7) of PyTorch's, segmentation and
+	// patch-histogram score still identical. Without it every result is bit for bit what the
+	// official PyTorch model computes on the same LibTorch.
+	Fast bool
+	// MaxBatch caps the images per forward pass in ScoreBatch (default 8).
+	MaxBatch int
+}
+
+// Model is a loaded CSAD scorer. It is safe for concurrent use by many goroutines: the weights
+// are read-only and every call works in its own scope. Close it when done.
+type Model struct {
+	mu     sync.RWMutex // Close waits for calls in flight
+	net    *Network
+	header Header
+	opts   Options
+}
+
+// Load opens a .csad model file.
+func Load(path string, opts Options) (*Model, error) {
+	net, h, err := LoadModel(path)
+	if err != nil {
+		return nil, err
+	}
+	return newModel(net, h, opts)
+}
+
+// NewModel wraps a network that is already loaded; the Model takes ownership of it.
+func NewModel(net *Network, h Header, opts Options) (*Model, error) { return newModel(net, h, opts) }
+
+func newModel(net *Network, h Header, opts Options) (*Model, error) {
+	if opts.Threads > 0 {
+		torch.SetNumThreads(opts.Threads)
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 8
+	}
+	if opts.Fast {
+		if err := net.UseChannelsLast(); err != nil {
+			net.Close()
+			return nil, err
+		}
+	}
+	h.Config = net.Config()
+	return &Model{net: net, header: h, opts: opts}, nil
+}
+
+// Header describes the model file.
+func (m *Model) Header() Header { return m.header }
+
+// Network exposes the underlying network (for tools such as benchmarks).
+func (m *Model) Network() *Network { return m.net }
+
+// Close frees the model. Calls in flight finish first; later calls fail.
+func (m *Model) Close() error {
+	if m == nil {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.net != nil {
+		m.net.Close()
+		m.net = nil
+	}
+	return nil
+}
+
+// Result is the outcome for one image.
+type Result struct {
+	Score     float64 // fused score: z(LGST) + z(patch histogram); higher is more anomalous
+	LGST      float64 // local–global student–teacher score (max of the 64×64 map)
+	PatchHist float64 // patch-histogram score before its normalisation
+	// Local and Global are the normalised 64×64 maps (row-major).
+	Local, Global []float32
+	// AnomalyMap is Local+Global resized bilinearly to the original image, Width×Height.
+	AnomalyMap    []float32
+	Width, Height int
+	// Segmentation holds the component class of every pixel of the 256×256 network input.
+	Segmentation []uint8
+}
+
+// MapSize is the side of the Local and Global maps.
+const MapSize = 64
+
+// ErrClosed is returned by calls on a closed Model.
+var ErrClosed = errors.New("csad: model is closed")
+
+// Score scores one image.
+func (m *Model) Score(ctx context.Context, img image.Image) (*Result, error) {
+	rs, err := m.ScoreBatch(ctx, []image.Image{img})
+	if err != nil {
+		return nil, err
+	}
+	return rs[0], nil
+}
+
+// ScoreBatch scores images in forward passes of up to Options.MaxBatch images. Results are in
+// input order and identical to scoring each image alone.
+func (m *Model) ScoreBatch(ctx context.Context, imgs []image.Image) ([]*Result, error) {
+	out := make([]*Result, 0, len(imgs))
+	for start := 0; start < len(imgs); start += m.opts.MaxBatch {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		end := min(start+m.opts.MaxBatch, len(imgs))
+		rs, err := m.scoreChunk(imgs[start:end])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rs...)
+	}
+	return out, nil
+}
+
+func (m *Model) scoreChunk(imgs []image.Image) ([]*Result, error) {
+	size := m.header.Config.ImageSize
+	n := int64(len(imgs))
+	buf := make([]float32, 0, n*3*size*size)
+	for i, img := range imgs {
+		if img == nil {
+			return nil, fmt.Errorf("csad: image %d is nil", i)
+		}
+		buf = append(buf, Preprocess(img, int(size))...)
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.net == nil {
+		return nil, ErrClosed
+	}
+	s := torch.NewInferenceScope()
+	defer s.Close()
+	x := torch.FromSlice(s, buf, n, 3, size, size)
+	o := m.net.Forward(x)
+	return collect(s, o, imgs)
+}
+
+// ScoreTensor runs the network on a preprocessed batch (B, 3, 256, 256) and returns the raw
+// outputs, owned by x's scope. For callers that prepare their own tensors.
+func (m *Model) ScoreTensor(x *torch.Tensor) (Outputs, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.net == nil {
+		return Outputs{}, ErrClosed
+	}
+	o := m.net.Forward(x)
+	return o, o.Score.Err()
+}
+
+// collect copies the outputs into Results and resizes the maps to each image.
+func collect(s *torch.Scope, o Outputs, imgs []image.Image) ([]*Result, error) {
+	score, err := o.Score.Float64s()
+	if err != nil {
+		return nil, fmt.Errorf("csad: forward: %w", err)
+	}
+	lgst, err := o.LGST.Float64s()
+	if err != nil {
+		return nil, err
+	}
+	ph, err := o.PatchHist.Float64s()
+	if err != nil {
+		return nil, err
+	}
+	local, err := o.Local.Float32s()
+	if err != nil {
+		return nil, err
+	}
+	global, err := o.Global.Float32s()
+	if err != nil {
+		return nil, err
+	}
+	labels, err := o.Labels.To(torch.Uint8).Bytes()
+	if err != nil {
+		return nil, err
+	}
+	combined := o.Local.Add(o.Global).Unsqueeze(1)
+	const mm = MapSize * MapSize
+	seg := len(labels) / len(imgs)
+	rs := make([]*Result, len(imgs))
+	for i, img := range imgs {
+		b := img.Bounds()
+		w, h := b.Dx(), b.Dy()
+		amap, err := combined.Narrow(0, int64(i), 1).Interpolate(int64(h), int64(w), torch.Bilinear, false).Float32s()
+		if err != nil {
+			return nil, err
+		}
+		rs[i] = &Result{
+			Score: score[i], LGST: lgst[i], PatchHist: ph[i],
+			Local: local[i*mm : (i+1)*mm], Global: global[i*mm : (i+1)*mm],
+			AnomalyMap: amap, Width: w, Height: h,
+			Segmentation: labels[i*seg : (i+1)*seg],
+		}
+	}
+	return rs, s.Err()
+}
+
+// FileResult is the outcome for one image file: a Result, or the error that kept it from being
+// scored (the other files are scored regardless).
+type FileResult struct {
+	Path string
+	*Result
+	Err error
+}
+
+// ScoreFiles decodes and scores image files in batches; unreadable files get an error of their
+// own and do not stop the rest.
+func (m *Model) ScoreFiles(ctx context.Context, paths []string) []FileResult {
+	out := make([]FileResult, len(paths))
+	for start := 0; start < len(paths); start += m.opts.MaxBatch {
+		end := min(start+m.opts.MaxBatch, len(paths))
+		var imgs []image.Image
+		var idx []int
+		for i := start; i < end; i++ {
+			out[i].Path = paths[i]
+			if err := ctx.Err(); err != nil {
+				out[i].Err = err
+				continue
+			}
+			img, err := imageproc.Load(paths[i])
+			if err != nil {
+				out[i].Err = err
+				continue
+			}
+			imgs = append(imgs, img)
+			idx = append(idx, i)
+		}
+		if len(imgs) == 0 {
+			continue
+		}
+		rs, err := m.ScoreBatch(ctx, imgs)
+		for j, i := range idx {
+			if err != nil {
+				out[i].Err = fmt.Errorf("csad: score %s: %w", paths[i], err)
+				continue
+			}
+			out[i].Result = rs[j]
+		}
+	}
+	return out
+}

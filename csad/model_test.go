@@ -1,0 +1,257 @@
+package csad_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"image"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/csad-go/csad/csad"
+	"github.com/csad-go/csad/csad/imageproc"
+	"github.com/csad-go/csad/csad/synth"
+	"github.com/csad-go/csad/torch"
+	"github.com/csad-go/csad/torch/nn"
+)
+
+// smallModelFile imports the reduced-width reference checkpoint into a .csad file.
+func smallModelFile(t testing.TB) string {
+	t.Helper()
+	net, err := csad.ImportUnified("../testdata/golden/model_small.pth")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer net.Close()
+	h, err := csad.NewHeader(net, "noise", csad.Provenance{Tool: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "small.csad")
+	if err := csad.SaveModel(path, net, h); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// testImages generates a few synthetic scene images of different sizes.
+func testImages(t testing.TB, n int) []image.Image {
+	t.Helper()
+	dir := t.TempDir()
+	opt := synth.DefaultOptions()
+	opt.Width, opt.Height = 200, 150
+	opt.Train, opt.Validation, opt.TestGood, opt.TestLogical, opt.TestStructural = n, 1, 1, 1, 1
+	if err := synth.Generate(dir, "box", opt); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "box", "train", "good", "*.png"))
+	var imgs []image.Image
+	for _, f := range files[:n] {
+		img, err := imageproc.Load(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		imgs = append(imgs, img)
+	}
+	return imgs
+}
+
+func TestModelFileRoundTrip(t *testing.T) {
+	path := smallModelFile(t)
+	m, err := csad.Load(path, csad.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	h := m.Header()
+	if h.Category != "noise" || h.Classes != 5 || h.Preset != "small" || h.Format != csad.ModelFormat {
+		t.Errorf("header %+v", h)
+	}
+	if _, ok := h.Normalise["lgst_std"]; !ok {
+		t.Errorf("header lacks normaliser values: %v", h.Normalise)
+	}
+	// The file holds exactly the imported tensors.
+	ref, err := csad.ImportUnified("../testdata/golden/model_small.pth")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ref.Close()
+	got := nn.StateDict(m.Network())
+	for i, n := range nn.StateDict(ref) {
+		a, _ := n.Tensor.Bytes()
+		b, _ := got[i].Tensor.Bytes()
+		if got[i].Name != n.Name || string(a) != string(b) {
+			t.Fatalf("tensor %s changed through the model file", n.Name)
+		}
+	}
+}
+
+func TestModelFileErrors(t *testing.T) {
+	dir := t.TempDir()
+	garbage := filepath.Join(dir, "garbage.csad")
+	os.WriteFile(garbage, []byte("not a model"), 0o644)
+	cases := []struct{ path, want string }{
+		{filepath.Join(dir, "missing.csad"), "no such file"},
+		{garbage, "garbage.csad"},
+		{"../testdata/golden/model_small.pth", "not a .csad file"},
+		{"../testdata/golden/ops.safetensors", "no csad header"},
+	}
+	for _, c := range cases {
+		_, err := csad.Load(c.path, csad.Options{})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Load(%s) = %v, want an error mentioning %q", c.path, err, c.want)
+		}
+	}
+	// A header that promises 6 classes over 5-class weights names every mis-shaped key.
+	net, err := csad.ImportUnified("../testdata/golden/model_small.pth")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer net.Close()
+	h, _ := csad.NewHeader(net, "x", csad.Provenance{})
+	h.Config.Segmentor.Classes = 6
+	hb, _ := json.Marshal(h)
+	wrong := filepath.Join(dir, "wrong.csad")
+	if err := torch.SaveTensorsMeta(wrong, nn.StateDict(net), map[string]string{"csad": string(hb)}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = csad.Load(wrong, csad.Options{})
+	for _, want := range []string{"shape mismatch", "segmentor.fc2.conv3.weight: checkpoint [5 8 1 1] vs model [6 8 1 1]",
+		"patch_hist_detector.hist_invcov: checkpoint [5 5] vs model [6 6]"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("loading mis-shaped weights: %v; want it to mention %q", err, want)
+		}
+	}
+	// A checkpoint of something else is refused with the reason.
+	if _, err := csad.ImportUnified("../testdata/golden/adam_state.pth"); err == nil ||
+		!strings.Contains(err.Error(), "param_groups") {
+		t.Errorf("importing an optimizer state: %v", err)
+	}
+	// A state dict that is not CSAD's names what is missing.
+	if _, err := csad.ImportUnified("../testdata/checkpoint/state_dict.pt"); err == nil ||
+		!strings.Contains(err.Error(), "not a CSAD unified checkpoint: missing key encoder.conv1.weight") {
+		t.Errorf("importing a foreign state dict: %v", err)
+	}
+}
+
+// Scoring in a batch gives what scoring each image alone gives, and a closed model refuses work.
+func TestScoreBatchMatchesSingles(t *testing.T) {
+	m, err := csad.Load(smallModelFile(t), csad.Options{MaxBatch: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	imgs := testImages(t, 4)
+	batch, err := m.ScoreBatch(context.Background(), imgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, img := range imgs {
+		r, err := m.Score(context.Background(), img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Convolutions may round differently per batch size (oneDNN picks kernels by shape), so
+		// the bar is 1e-5 relative, as for PyTorch itself; the segmentation must not change.
+		if rel := relDiff(r.Score, batch[i].Score); rel > 1e-5 {
+			t.Errorf("image %d: alone %v, in a batch %v", i, r.Score, batch[i].Score)
+		}
+		if string(r.Segmentation) != string(batch[i].Segmentation) {
+			t.Errorf("image %d: segmentation differs between batch and single", i)
+		}
+		b := img.Bounds()
+		if r.Width != b.Dx() || r.Height != b.Dy() || len(r.AnomalyMap) != b.Dx()*b.Dy() ||
+			len(r.Local) != 64*64 || len(r.Segmentation) != 256*256 {
+			t.Errorf("image %d: result sizes %dx%d, %d, %d, %d", i, r.Width, r.Height, len(r.AnomalyMap), len(r.Local), len(r.Segmentation))
+		}
+	}
+	m.Close()
+	if _, err := m.Score(context.Background(), imgs[0]); !errors.Is(err, csad.ErrClosed) {
+		t.Errorf("score after Close: %v", err)
+	}
+}
+
+func relDiff(a, b float64) float64 {
+	d := a - b
+	if d < 0 {
+		d = -d
+	}
+	return d / max(1, abs(b))
+}
+
+func abs(v float64) float64 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
+
+// Eight goroutines scoring with one model get what one goroutine gets (run under -race in CI).
+func TestConcurrentScoring(t *testing.T) {
+	m, err := csad.Load(smallModelFile(t), csad.Options{Fast: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	imgs := testImages(t, 2)
+	want := make([]*csad.Result, len(imgs))
+	for i, img := range imgs {
+		if want[i], err = m.Score(context.Background(), img); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range 3 {
+				i := (g + k) % len(imgs)
+				r, err := m.Score(context.Background(), imgs[i])
+				if err != nil {
+					errs <- err
+					return
+				}
+				if r.Score != want[i].Score || string(r.Segmentation) != string(want[i].Segmentation) {
+					errs <- errors.New("concurrent result differs from the sequential one")
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// ScoreFiles scores the readable files and reports the others.
+func TestScoreFilesBadInput(t *testing.T) {
+	m, err := csad.Load(smallModelFile(t), csad.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.png")
+	if err := imageproc.WritePNG(good, testImages(t, 1)[0]); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(good)
+	truncated := filepath.Join(dir, "truncated.png")
+	os.WriteFile(truncated, data[:len(data)/2], 0o644)
+	rs := m.ScoreFiles(context.Background(), []string{truncated, good, filepath.Join(dir, "missing.png")})
+	if rs[0].Err == nil || !strings.Contains(rs[0].Err.Error(), "truncated.png") {
+		t.Errorf("truncated file: %v", rs[0].Err)
+	}
+	if rs[1].Err != nil || rs[1].Result == nil {
+		t.Errorf("good file not scored: %v", rs[1].Err)
+	}
+	if rs[2].Err == nil || !strings.Contains(rs[2].Err.Error(), "missing.png") {
+		t.Errorf("missing file: %v", rs[2].Err)
+	}
+}

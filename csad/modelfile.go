@@ -1,0 +1,181 @@
+package csad
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/csad-go/csad/torch"
+	"github.com/csad-go/csad/torch/nn"
+)
+
+// ModelFormat and ModelVersion identify .csad files; readers refuse newer versions.
+const (
+	ModelFormat  = "csad-model"
+	ModelVersion = 1
+)
+
+// Header is the JSON description stored in a .csad file next to the weights.
+type Header struct {
+	Format     string             `json:"format"`
+	Version    int                `json:"version"`
+	Category   string             `json:"category"`
+	Classes    int64              `json:"classes"`
+	ImageSize  int64              `json:"image_size"`
+	Preset     string             `json:"preset"` // "paper", "small" or "custom"
+	Config     Config             `json:"config"`
+	Normalise  map[string]float64 `json:"normalisers"` // the scalar statistics, for people reading the header
+	Provenance Provenance         `json:"provenance"`
+}
+
+// Provenance records where a model file came from.
+type Provenance struct {
+	Tool    string `json:"tool"`
+	Source  string `json:"source,omitempty"`  // e.g. the imported checkpoint's path
+	Note    string `json:"note,omitempty"`    // e.g. "official unified checkpoint (proj.bias as stored)"
+	Created string `json:"created,omitempty"` // RFC 3339
+	Torch   string `json:"torch,omitempty"`   // LibTorch version that wrote it
+}
+
+// presetOf names cfg's preset.
+func presetOf(cfg Config) string {
+	switch {
+	case reflect.DeepEqual(cfg, PaperConfig(cfg.Segmentor.Classes)):
+		return "paper"
+	case reflect.DeepEqual(cfg, SmallConfig(cfg.Segmentor.Classes)):
+		return "small"
+	}
+	return "custom"
+}
+
+// NewHeader describes net for a model file.
+func NewHeader(net *Network, category string, prov Provenance) (Header, error) {
+	cfg := net.Config()
+	h := Header{
+		Format: ModelFormat, Version: ModelVersion, Category: category, Classes: cfg.Segmentor.Classes,
+		ImageSize: cfg.ImageSize, Preset: presetOf(cfg), Config: cfg, Normalise: map[string]float64{},
+		Provenance: prov,
+	}
+	if h.Provenance.Created == "" {
+		h.Provenance.Created = time.Now().UTC().Format(time.RFC3339)
+	}
+	h.Provenance.Torch = torch.Version()
+	for _, n := range nn.StateDict(net) {
+		if n.Tensor.Dim() == 0 && n.Tensor.DType() == torch.Float32 {
+			v, err := n.Tensor.Item()
+			if err != nil {
+				return h, err
+			}
+			h.Normalise[n.Name] = v
+		}
+	}
+	return h, nil
+}
+
+// SaveModel writes net and its header as one .csad file (safetensors with the header as JSON
+// metadata), atomically.
+func SaveModel(path string, net *Network, h Header) error {
+	hb, err := json.Marshal(h)
+	if err != nil {
+		return fmt.Errorf("csad: save %s: %w", path, err)
+	}
+	if err := torch.SaveTensorsMeta(path, nn.StateDict(net), map[string]string{"csad": string(hb)}); err != nil {
+		return fmt.Errorf("csad: save %s: %w", path, err)
+	}
+	return nil
+}
+
+// LoadModel reads a .csad file: the header, then a network of the header's config whose every
+// tensor must be present with the right shape (the error names each bad key).
+func LoadModel(path string) (*Network, Header, error) {
+	var h Header
+	s := torch.NewScope()
+	defer s.Close()
+	ts, meta, err := torch.LoadTensorsMeta(s, path)
+	if err != nil {
+		return nil, h, fmt.Errorf("csad: load model %s: %w (is it a .csad file? convert checkpoints with 'csad import')", path, err)
+	}
+	raw, ok := meta["csad"]
+	if !ok {
+		return nil, h, fmt.Errorf("csad: load model %s: no csad header: not a .csad file (convert checkpoints with 'csad import')", path)
+	}
+	if err := json.Unmarshal([]byte(raw), &h); err != nil {
+		return nil, h, fmt.Errorf("csad: load model %s: bad header: %w", path, err)
+	}
+	if h.Format != ModelFormat || h.Version < 1 || h.Version > ModelVersion {
+		return nil, h, fmt.Errorf("csad: load model %s: format %q version %d; this build reads %s versions 1..%d",
+			path, h.Format, h.Version, ModelFormat, ModelVersion)
+	}
+	net, err := NewNetwork(h.Config)
+	if err != nil {
+		return nil, h, fmt.Errorf("csad: load model %s: %w", path, err)
+	}
+	if err := nn.LoadStateDict(net, ts, true); err != nil {
+		net.Close()
+		return nil, h, fmt.Errorf("csad: load model %s: %w", path, err)
+	}
+	return net, h, nil
+}
+
+// shapes maps state-dict names to shapes.
+type shapes map[string][]int64
+
+func (s shapes) dim(name string, i int) (int64, error) {
+	sh, ok := s[name]
+	if !ok {
+		return 0, fmt.Errorf("missing key %s", name)
+	}
+	if i >= len(sh) {
+		return 0, fmt.Errorf("key %s has shape %v", name, sh)
+	}
+	return sh[i], nil
+}
+
+// InferConfig derives the sizes of a unified checkpoint from its tensor shapes, so paper-size
+// and reduced checkpoints import alike. The ASPP dilations are not stored; they are the paper's.
+func InferConfig(ts []torch.Named) (Config, error) {
+	s := shapes{}
+	for _, n := range ts {
+		s[n.Name] = n.Tensor.Shape()
+	}
+	var c Config
+	var errs []string
+	get := func(dst *int64, name string, i int) {
+		v, err := s.dim(name, i)
+		if err != nil {
+			errs = append(errs, err.Error())
+		}
+		*dst = v
+	}
+	c.ImageSize, c.FeatureSize = 256, 64
+	get(&c.Encoder.Stem, "encoder.conv1.weight", 0)
+	for l := 1; l <= 3; l++ {
+		var blocks int64
+		for ; ; blocks++ {
+			if _, ok := s[fmt.Sprintf("encoder.layer%d.%d.conv1.weight", l, blocks)]; !ok {
+				break
+			}
+		}
+		var mid, out int64
+		get(&mid, fmt.Sprintf("encoder.layer%d.0.conv2.weight", l), 0)
+		get(&out, fmt.Sprintf("encoder.layer%d.0.conv3.weight", l), 0)
+		c.Encoder.Blocks = append(c.Encoder.Blocks, blocks)
+		c.Encoder.Mid = append(c.Encoder.Mid, mid)
+		c.Encoder.Out = append(c.Encoder.Out, out)
+	}
+	get(&c.TeacherChannels, "teacher.proj.weight", 0)
+	get(&c.Student.Conv1, "local_st.conv1.weight", 0)
+	get(&c.Student.Width, "local_st.conv2.weight", 0)
+	get(&c.AutoEncoder.Base, "autoencoder.enconv1.weight", 0)
+	get(&c.AutoEncoder.Mid, "autoencoder.enconv3.weight", 0)
+	get(&c.Segmentor.Reduce, "segmentor.reduce.conv.weight", 0)
+	get(&c.Segmentor.Width, "segmentor.fc1.conv.weight", 0)
+	get(&c.Segmentor.Classes, "segmentor.fc2.conv3.weight", 0)
+	c.Segmentor.Dilations = []int64{6, 12, 18}
+	if len(errs) > 0 {
+		return c, fmt.Errorf("not a CSAD unified checkpoint: %s", strings.Join(errs, "; "))
+	}
+	return c, c.Validate()
+}
