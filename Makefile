@@ -17,7 +17,7 @@ ifneq ($(LIBTORCH),)
 CMAKE_ARGS += -DCMAKE_PREFIX_PATH=$(abspath $(LIBTORCH)) -DTorch_DIR=$(abspath $(LIBTORCH))/share/cmake/Torch
 endif
 
-.PHONY: all setup build shim test test-go test-leaks fuzz golden demo bench clean
+.PHONY: all setup build shim test test-go test-race test-leaks fuzz golden demo bench clean
 
 all: build
 
@@ -50,14 +50,27 @@ build: shim
 	@mkdir -p bin
 	@for d in cmd/*/; do [ -f $$d/main.go ] && $(GO) build -o bin/ ./$$d || true; done
 
+## demo: synthetic data set -> model file -> scores and maps -> report (see README)
+DEMO := demo
+demo: build
+	./bin/csad synth -out $(DEMO)/data -category tray -train 8 -val 4 -test-good 10 -test-logical 10 -test-structural 10
+	./bin/csad import -in testdata/golden/model_small.pth -category tray -out $(DEMO)/tray.csad
+	./bin/csad score -model $(DEMO)/tray.csad -json -maps $(DEMO)/maps $(DEMO)/data/tray/test > $(DEMO)/scores.jsonl
+	./bin/csad report -dataset $(DEMO)/data/tray -scores $(DEMO)/scores.jsonl -maps $(DEMO)/maps -out $(DEMO)/report
+	@echo "demo: open $(DEMO)/report/report.md"
+
 ## test: everything CI runs
-test: build test-go test-leaks fuzz
+test: build test-go test-race test-leaks fuzz
 
 test-go:
 	$(GO) vet ./...
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 		if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) test -count=1 -timeout 40m ./...
+
+## test-race: concurrent scoring under the race detector
+test-race:
+	$(GO) test -count=1 -race -run 'Concurrent|Scope' ./csad/ ./torch/
 
 ## test-leaks: the torch packages again with live-object accounting that names leaking call sites
 test-leaks:
@@ -67,16 +80,20 @@ test-leaks:
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzLoad -fuzztime=$(FUZZTIME) ./torch/checkpoint/
 	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./csad/tiffmap/
+	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./csad/imageproc/
 
 ## golden: regenerate the committed golden files with Debian's PyTorch
 golden:
 	cd testdata && $(PYTHON) gen_golden.py
 	cd testdata && $(PYTHON) gen_checkpoint_fixtures.py
 	cd testdata && $(PYTHON) gen_metrics_golden.py
+	cd testdata && $(PYTHON) gen_golden_train.py
+	cd testdata && $(PYTHON) gen_model_golden.py
+	cd testdata && $(PYTHON) gen_imageproc_golden.py
 
-## bench: the soak and speed benchmarks (figures printed)
+## bench: the soak and memory benchmarks (figures printed); 'csad bench' measures speed
 bench: build
-	$(GO) test -run='^$$' -bench=. -benchtime=1x ./torch/
+	$(GO) test -run='^$$' -bench=. -benchtime=1x ./torch/ ./csad/
 
 clean:
-	rm -rf $(BUILD) bin
+	rm -rf $(BUILD) bin $(DEMO)

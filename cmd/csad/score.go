@@ -42,7 +42,9 @@ func listInputs(args []string) ([]input, error) {
 			switch strings.ToLower(filepath.Ext(p)) {
 			case ".png", ".jpg", ".jpeg":
 				if !d.IsDir() {
-					rel, _ := filepath.Rel(a, p)
+					// Relative to the folder's parent, so scoring CATEGORY/test gives maps under
+					// MAPS/test/<type>/NNN.tiff, the layout 'csad report' and the official evaluation read.
+					rel, _ := filepath.Rel(filepath.Dir(filepath.Clean(a)), p)
 					found = append(found, input{p, rel})
 				}
 			}
@@ -78,11 +80,12 @@ per line, {"path":...,"score":...,"lgst":...,"patch_hist":...}, the format 'csad
 
 With -maps DIR, each image also gets DIR/<rel>.tiff, its anomaly map as a float32 TIFF the size of
 the image (what the official MVTec LOCO evaluation reads), and DIR/<rel>_overlay.png, a heat map
-over the image; <rel> is the image's path below the folder argument (or its file name).
+over the image; <rel> is the image's path from the folder argument's parent (test/good/000 when
+scoring CATEGORY/test), or its file name for file arguments.
 
 An image that cannot be read is reported on stderr and the others are still scored; the exit
 status is then 1.`,
-		Example: "  csad score -model breakfast_box.csad -json -maps maps/breakfast_box data/breakfast_box > scores.jsonl",
+		Example: "  csad score -model breakfast_box.csad -json -maps maps/breakfast_box data/breakfast_box/test > scores.jsonl",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if model == "" {

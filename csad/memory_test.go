@@ -1,0 +1,57 @@
+package csad_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"testing"
+
+	"github.com/csad-go/csad/csad"
+)
+
+func rssMiB() float64 {
+	var size, rss int64
+	f, err := os.Open("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	fmt.Fscan(f, &size, &rss)
+	return float64(rss*int64(os.Getpagesize())) / (1 << 20)
+}
+
+// BenchmarkScoreMemory scores 2,000 images one by one with the reduced-width model and prints
+// RSS after warm-up and at the end: a long-running scorer must hold flat memory (the bar: within
+// 5 %).
+//
+//	go test -run '^$' -bench ScoreMemory -benchtime 1x ./csad/
+func BenchmarkScoreMemory(b *testing.B) {
+	m, err := csad.Load(smallModelFile(b), csad.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	imgs := testImages(b, 8)
+	ctx := context.Background()
+	score := func(n int) {
+		for i := range n {
+			if _, err := m.Score(ctx, imgs[i%len(imgs)]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	for range b.N {
+		score(200) // warm-up: allocator caches, Go heap
+		runtime.GC()
+		start := rssMiB()
+		score(2000)
+		runtime.GC()
+		end := rssMiB()
+		growth := 100 * (end - start) / start
+		b.ReportMetric(start, "MiB-rss-start")
+		b.ReportMetric(end, "MiB-rss-end")
+		b.ReportMetric(growth, "%-rss-growth")
+		fmt.Printf("score memory: RSS after warm-up %.1f MiB, after 2000 images %.1f MiB (%+.2f %%)\n", start, end, growth)
+	}
+}
