@@ -4,10 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"runtime"
+	"runtime/debug"
 	"testing"
 
 	"github.com/csad-go/csad/csad"
+	"github.com/csad-go/csad/torch"
 )
 
 func rssMiB() float64 {
@@ -43,10 +44,13 @@ func BenchmarkScoreMemory(b *testing.B) {
 	}
 	for range b.N {
 		score(200) // warm-up: allocator caches, Go heap
-		runtime.GC()
+		debug.FreeOSMemory()
 		start := rssMiB()
-		score(2000)
-		runtime.GC()
+		for k := range 4 {
+			score(500)
+			debug.FreeOSMemory()
+			fmt.Printf("score memory: after %4d images RSS %.1f MiB, %v\n", 500*(k+1), rssMiB(), torch.Live())
+		}
 		end := rssMiB()
 		growth := 100 * (end - start) / start
 		b.ReportMetric(start, "MiB-rss-start")

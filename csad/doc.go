@@ -1,0 +1,23 @@
+// Package csad is the CSAD method (unsupervised component segmentation for logical anomaly
+// detection, BMVC 2024) on csad-go's LibTorch binding: the unified scorer of the official export
+// (WideResNet-50-2 encoder, local–global student–teacher branch, component segmentor and
+// patch-histogram detector, fused by z-normalised scores), its model files, and the import of the
+// official checkpoints. Subpackages hold the data set reader (loco), the synthetic data generator
+// (synth), image preprocessing (imageproc), metrics, reports and TIFF maps.
+//
+// # Use from control software
+//
+//	m, err := csad.Load("breakfast_box.csad", csad.Options{Threads: 2})
+//	if err != nil { ... }
+//	defer m.Close()
+//	r, err := m.Score(ctx, img) // r.Score, r.AnomalyMap, r.Segmentation, ...
+//
+// A Model is safe for concurrent use by many goroutines; each call frees everything it allocated
+// before returning, so memory stays flat over millions of calls.
+//
+// # Numerics
+//
+// By default every operator runs as PyTorch runs the official model, and results are bit for bit
+// those of Python on the same LibTorch. Options.Fast trades the last bits of the LGST maps for
+// about twice the speed (see Network.UseChannelsLast).
+package csad

@@ -1,0 +1,37 @@
+// Package torch is csad-go's own cgo binding of LibTorch: tensors, the operators CSAD needs,
+// autograd, random numbers, checkpoint and TorchScript I/O. Layers live in torch/nn, optimizers
+// in torch/optim, the pure-Go checkpoint formats in torch/checkpoint.
+//
+// # Numerics
+//
+// Every operator calls, through LibTorch's dispatcher, the ATen operator that the corresponding
+// Python function calls, with the same defaults: on the same LibTorch the results are PyTorch's
+// bit for bit (the golden tests check 198 cases). ManualSeed reproduces Python's random streams.
+//
+// # Ownership
+//
+// Native memory is invisible to Go's garbage collector, so it is freed deterministically:
+//
+//   - Every Tensor and ScriptModule has an idempotent Close.
+//   - A Scope owns the tensors produced by operations on its tensors (the youngest scope among the
+//     operands) and frees them all on Close. Keep takes a tensor out, Own puts one in. Factories
+//     (FromSlice, Zeros, Randn, ...) take the owning scope first; nil means the caller owns it.
+//   - Garbage-collector cleanups free forgotten tensors as a last resort and count them as leaks:
+//     Live reports live tensors, scopes and modules, and tests fail when any remain
+//     (torchtest.Main); the leakcheck build tag adds the creating stack of each.
+//
+// # Errors
+//
+// No C++ exception crosses the C boundary. Failures are *Error values (Op, Code, Msg) that match
+// the sentinels (ErrInvalid, ErrOutOfMemory, ...) with errors.Is. Operators return a *Tensor that
+// carries the error of a failed operation; later operations pass it on and Err, Item, Data and
+// Scope.Err report it, the contract of tensorflow/go's op.Scope.
+//
+// # Threads
+//
+// A Tensor may be used from any goroutine, but not written by two at once; a Scope may be shared.
+// Grad mode belongs to the scope (NewScope, NewNoGradScope, NewInferenceScope) and is applied
+// inside each native call, because goroutines change OS threads and LibTorch's mode is per thread.
+// SetNumThreads sets the intra-op thread count for the process; the shim applies it on every OS
+// thread that makes a call.
+package torch
