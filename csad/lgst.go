@@ -34,11 +34,35 @@ func (t *TeacherHead) Forward(f [3]*torch.Tensor) *torch.Tensor {
 
 var avg2 = torch.PoolOptions{Kernel: [2]int64{2, 2}, Stride: [2]int64{2, 2}, Padding: [2]int64{1, 1}}
 
+// pdnTrunk is what LocalStudent and PDN_M share: conv1..conv4 with ReLUs and two 2×2 average
+// pools (padding=True variant).
+type pdnTrunk struct {
+	Conv1, Conv2, Conv3, Conv4 *nn.Conv2d
+}
+
+func newPDNTrunk(m *nn.Module, cfg Config) pdnTrunk {
+	w := cfg.Student.Width
+	return pdnTrunk{
+		Conv1: nn.RegisterModule(m, "conv1", conv(3, cfg.Student.Conv1, 4, nn.Conv2dConfig{Padding: 3})),
+		Conv2: nn.RegisterModule(m, "conv2", conv(cfg.Student.Conv1, w, 4, nn.Conv2dConfig{Padding: 3})),
+		Conv3: nn.RegisterModule(m, "conv3", conv(w, w, 1, nn.Conv2dConfig{})),
+		Conv4: nn.RegisterModule(m, "conv4", conv(w, w, 3, nn.Conv2dConfig{Padding: 1})),
+	}
+}
+
+func (t *pdnTrunk) forward(x *torch.Tensor) *torch.Tensor {
+	x = t.Conv1.Forward(x).Relu().AvgPool2d(avg2)
+	x = t.Conv2.Forward(x).Relu().AvgPool2d(avg2)
+	x = t.Conv3.Forward(x).Relu()
+	return t.Conv4.Forward(x).Relu()
+}
+
 // LocalStudent is the trainable local student (EfficientAD PDN-M trunk with two 1×1 heads).
 type LocalStudent struct {
 	nn.Module
-	Conv1, Conv2, Conv3, Conv4, Conv5, ConvST, ConvAE *nn.Conv2d
-	size                                              int64
+	pdnTrunk
+	Conv5, ConvST, ConvAE *nn.Conv2d
+	size                  int64
 }
 
 // NewLocalStudent builds the student of cfg (padding=True, as CSAD trains it).
@@ -46,10 +70,7 @@ func NewLocalStudent(cfg Config) *LocalStudent {
 	s := &LocalStudent{size: cfg.FeatureSize}
 	m := &s.Module
 	w := cfg.Student.Width
-	s.Conv1 = nn.RegisterModule(m, "conv1", conv(3, cfg.Student.Conv1, 4, nn.Conv2dConfig{Padding: 3}))
-	s.Conv2 = nn.RegisterModule(m, "conv2", conv(cfg.Student.Conv1, w, 4, nn.Conv2dConfig{Padding: 3}))
-	s.Conv3 = nn.RegisterModule(m, "conv3", conv(w, w, 1, nn.Conv2dConfig{}))
-	s.Conv4 = nn.RegisterModule(m, "conv4", conv(w, w, 3, nn.Conv2dConfig{Padding: 1}))
+	s.pdnTrunk = newPDNTrunk(m, cfg)
 	s.Conv5 = nn.RegisterModule(m, "conv5", conv(w, w, 4, nn.Conv2dConfig{}))
 	s.ConvST = nn.RegisterModule(m, "conv_st", conv(w, cfg.TeacherChannels, 1, nn.Conv2dConfig{}))
 	s.ConvAE = nn.RegisterModule(m, "conv_ae", conv(w, cfg.TeacherChannels, 1, nn.Conv2dConfig{}))
@@ -58,11 +79,7 @@ func NewLocalStudent(cfg Config) *LocalStudent {
 
 // Forward returns the local (st) and global (ae) outputs.
 func (s *LocalStudent) Forward(x *torch.Tensor) (st, ae *torch.Tensor) {
-	x = s.Conv1.Forward(x).Relu().AvgPool2d(avg2)
-	x = s.Conv2.Forward(x).Relu().AvgPool2d(avg2)
-	x = s.Conv3.Forward(x).Relu()
-	x = s.Conv4.Forward(x).Relu()
-	x = s.Conv5.Forward(x).Relu()
+	x = s.Conv5.Forward(s.forward(x)).Relu()
 	x = x.Interpolate(s.size, s.size, torch.Bilinear, false)
 	return s.ConvST.Forward(x), s.ConvAE.Forward(x)
 }
@@ -71,31 +88,24 @@ func (s *LocalStudent) Forward(x *torch.Tensor) (st, ae *torch.Tensor) {
 // st and ae halves. CSAD defines it but trains LocalStudent instead.
 type PDNM struct {
 	nn.Module
-	Conv1, Conv2, Conv3, Conv4, Conv5, Conv6 *nn.Conv2d
-	out, size                                int64
+	pdnTrunk
+	Conv5, Conv6 *nn.Conv2d
+	out, size    int64
 }
 
 // NewPDNM builds PDN_M for cfg.
 func NewPDNM(cfg Config) *PDNM {
 	p := &PDNM{out: cfg.TeacherChannels, size: cfg.FeatureSize}
 	m := &p.Module
-	w := cfg.Student.Width
-	p.Conv1 = nn.RegisterModule(m, "conv1", conv(3, cfg.Student.Conv1, 4, nn.Conv2dConfig{Padding: 3}))
-	p.Conv2 = nn.RegisterModule(m, "conv2", conv(cfg.Student.Conv1, w, 4, nn.Conv2dConfig{Padding: 3}))
-	p.Conv3 = nn.RegisterModule(m, "conv3", conv(w, w, 1, nn.Conv2dConfig{}))
-	p.Conv4 = nn.RegisterModule(m, "conv4", conv(w, w, 3, nn.Conv2dConfig{Padding: 1}))
-	p.Conv5 = nn.RegisterModule(m, "conv5", conv(w, 2*cfg.TeacherChannels, 4, nn.Conv2dConfig{}))
+	p.pdnTrunk = newPDNTrunk(m, cfg)
+	p.Conv5 = nn.RegisterModule(m, "conv5", conv(cfg.Student.Width, 2*cfg.TeacherChannels, 4, nn.Conv2dConfig{}))
 	p.Conv6 = nn.RegisterModule(m, "conv6", conv(2*cfg.TeacherChannels, 2*cfg.TeacherChannels, 1, nn.Conv2dConfig{}))
 	return p
 }
 
 // Forward returns the st and ae halves.
 func (p *PDNM) Forward(x *torch.Tensor) (st, ae *torch.Tensor) {
-	x = p.Conv1.Forward(x).Relu().AvgPool2d(avg2)
-	x = p.Conv2.Forward(x).Relu().AvgPool2d(avg2)
-	x = p.Conv3.Forward(x).Relu()
-	x = p.Conv4.Forward(x).Relu()
-	x = p.Conv5.Forward(x).Relu()
+	x = p.Conv5.Forward(p.forward(x)).Relu()
 	x = p.Conv6.Forward(x).Interpolate(p.size, p.size, torch.Bilinear, false)
 	return x.Narrow(1, 0, p.out), x.Narrow(1, p.out, p.out)
 }

@@ -3,24 +3,15 @@ package csad_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"runtime/debug"
 	"testing"
 
 	"github.com/csad-go/csad/csad"
 	"github.com/csad-go/csad/torch"
+	"github.com/csad-go/csad/torch/torchtest"
 )
 
-func rssMiB() float64 {
-	var size, rss int64
-	f, err := os.Open("/proc/self/statm")
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	fmt.Fscan(f, &size, &rss)
-	return float64(rss*int64(os.Getpagesize())) / (1 << 20)
-}
+func rssMiB() float64 { return float64(torchtest.RSS()) / (1 << 20) }
 
 // BenchmarkScoreMemory scores 2,000 images one by one with the reduced-width model and prints
 // RSS after warm-up and at the end: a long-running scorer must hold flat memory (the bar: within

@@ -61,21 +61,6 @@ c10::IValue to_ivalue(int kind, int64_t a, int64_t b, const int64_t *ipool, cons
   throw std::invalid_argument("unknown argument kind " + std::to_string(kind));
 }
 
-void collect(const c10::IValue &v, TorchTensor **outs, int maxouts, int *n) {
-  if (v.isTensor()) {
-    if (*n >= maxouts) throw std::length_error("operator returned more tensors than expected");
-    outs[(*n)++] = wrap(v.toTensor());
-  } else if (v.isTensorList()) {
-    for (const at::Tensor &t : v.toTensorVector()) collect(c10::IValue(t), outs, maxouts, n);
-  } else if (v.isTuple()) {
-    for (const c10::IValue &e : v.toTupleRef().elements()) collect(e, outs, maxouts, n);
-  } else if (v.isList()) {
-    for (const c10::IValue &e : v.toListRef()) collect(e, outs, maxouts, n);
-  } else if (!v.isNone()) {
-    throw std::invalid_argument("operator returned a " + v.tagKind() + ", only tensors are supported");
-  }
-}
-
 }  // namespace
 
 extern "C" {
@@ -96,7 +81,6 @@ TorchStatus torch_op_call(TorchOp *op, int nargs, const int32_t *kinds, const in
                           const int64_t *ipool, const double *dpool, TorchTensor *const *tpool, const char *spool,
                           int mode, TorchTensor **outs, int maxouts, int *nouts) {
   *nouts = 0;
-  int n = 0;
   GUARD_BEGIN
   csad::ModeGuard guard(mode);
   const auto &args = op->handle.schema().arguments();
@@ -111,14 +95,7 @@ TorchStatus torch_op_call(TorchOp *op, int nargs, const int32_t *kinds, const in
                               i < static_cast<size_t>(nargs) ? b[i] : 0, ipool, dpool, tpool, spool, args[i]));
   }
   op->handle.callBoxed(&stack);
-  try {
-    for (const c10::IValue &v : stack) collect(v, outs, maxouts, &n);
-  } catch (...) {
-    for (int i = 0; i < n; i++) delete outs[i];
-    n = 0;
-    throw;
-  }
-  *nouts = n;
+  collect_all(stack, outs, maxouts, nouts);
   GUARD_END
 }
 

@@ -9,22 +9,6 @@ struct TorchModule {
   torch::jit::Module m;
 };
 
-namespace {
-
-void flatten(const c10::IValue &v, TorchTensor **outs, int maxouts, int *n) {
-  if (v.isTensor()) {
-    if (*n >= maxouts) throw std::length_error("module returned more tensors than expected");
-    outs[(*n)++] = wrap(v.toTensor());
-  } else if (v.isTuple()) {
-    for (const auto &e : v.toTupleRef().elements()) flatten(e, outs, maxouts, n);
-  } else if (v.isList()) {
-    for (const auto &e : v.toListRef()) flatten(e, outs, maxouts, n);
-  } else {
-    throw std::invalid_argument("module returned a " + v.tagKind() + ", only tensors, tuples and lists are supported");
-  }
-}
-
-}  // namespace
 
 extern "C" {
 
@@ -49,7 +33,6 @@ TorchStatus torch_jit_eval(TorchModule *m, int eval) {
 TorchStatus torch_jit_call(TorchModule *m, const char *method, TorchTensor *const *inputs, int ninputs, int mode,
                            TorchTensor **outs, int maxouts, int *nouts) {
   *nouts = 0;
-  int n = 0;
   GUARD_BEGIN
   csad::ModeGuard guard(mode);
   std::vector<c10::IValue> in;
@@ -58,14 +41,7 @@ TorchStatus torch_jit_call(TorchModule *m, const char *method, TorchTensor *cons
   auto fn = m->m.find_method(method);
   if (!fn.has_value()) return csad::fail(TORCH_ERR_INVALID, std::string("module has no method ") + method);
   c10::IValue r = (*fn)(std::move(in));
-  try {
-    flatten(r, outs, maxouts, &n);
-  } catch (...) {
-    for (int i = 0; i < n; i++) delete outs[i];
-    n = 0;
-    throw;
-  }
-  *nouts = n;
+  collect_all(std::vector<c10::IValue>{r}, outs, maxouts, nouts);
   GUARD_END
 }
 

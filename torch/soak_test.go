@@ -2,26 +2,14 @@ package torch_test
 
 import (
 	"fmt"
-	"os"
 	"runtime"
 	"testing"
 
 	"github.com/csad-go/csad/torch"
 	"github.com/csad-go/csad/torch/nn"
 	"github.com/csad-go/csad/torch/optim"
+	"github.com/csad-go/csad/torch/torchtest"
 )
-
-// rssBytes reads the resident set size from /proc.
-func rssBytes() int64 {
-	var size, rss int64
-	f, err := os.Open("/proc/self/statm")
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	fmt.Fscan(f, &size, &rss)
-	return rss * int64(os.Getpagesize())
-}
 
 // BenchmarkSoak runs 100,000 small ops and 1,000 conv forward/backward/Adam steps, and prints RSS
 // after warm-up and at the end. Memory must stay flat (the bar: within 5 %).
@@ -67,11 +55,11 @@ func BenchmarkSoak(b *testing.B) {
 		smallOps(10_000) // warm-up: allocator pools, op handles, the Go heap
 		convSteps(100)
 		runtime.GC()
-		start := rssBytes()
+		start := torchtest.RSS()
 		smallOps(100_000)
 		convSteps(1_000)
 		runtime.GC()
-		end := rssBytes()
+		end := torchtest.RSS()
 		growth := 100 * float64(end-start) / float64(start)
 		b.ReportMetric(float64(start)/(1<<20), "MiB-rss-start")
 		b.ReportMetric(float64(end)/(1<<20), "MiB-rss-end")

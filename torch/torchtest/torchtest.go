@@ -50,3 +50,16 @@ func Golden(t testing.TB, s *torch.Scope, path string) (map[string]*torch.Tensor
 	}
 	return out, meta
 }
+
+// RSS is the process's resident set size in bytes, from /proc (0 where unavailable): the figure
+// the soak and memory benchmarks print.
+func RSS() int64 {
+	var size, rss int64
+	f, err := os.Open("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	fmt.Fscan(f, &size, &rss)
+	return rss * int64(os.Getpagesize())
+}
