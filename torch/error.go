@@ -36,7 +36,7 @@ func (c Code) String() string {
 	case CodeType:
 		return "wrong type"
 	case CodeNotImplemented:
-		return "not implemented"
+		return "unsupported by this LibTorch"
 	case CodeOutOfMemory:
 		return "out of memory"
 	case CodeIO:

@@ -101,7 +101,8 @@ each in its own inference scope (closed, so freeing is timed too). Reported per 
 and p99 (ms), images/s (B·iters over the summed time), peak RSS (VmHWM, reset before each batch
 size where the kernel allows), the achieved GFLOP/s (the model's convolution FLOPs per image, see
 csad.FLOPs, times images/s) and that as a percentage of this machine's convolution throughput
-(a 512→512 3×3 convolution on 64×64, batch 1, channels-last, same threads).
+(a 512→512 3×3 convolution on 64×64, batch 1, channels-last, same threads). p99 is the
+nearest-rank percentile: with fewer than 100 timed calls, the slowest call.
 
 Modes: exact (PyTorch's NCHW evaluation, bit for bit) and fast (channels-last LGST branch, as
 'csad score -fast'); both by default, one with -mode or -fast.
