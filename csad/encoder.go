@@ -81,13 +81,20 @@ func NewEncoder(cfg Config) *Encoder {
 	return e
 }
 
-// Forward returns the outputs of layer1, layer2 and layer3.
+// Forward returns the outputs of layer1, layer2 and layer3. Each block runs in its own
+// torch.Block, so only block outputs are alive between blocks.
 func (e *Encoder) Forward(x *torch.Tensor) [3]*torch.Tensor {
-	x = e.stem.forward(x).Relu().MaxPool2d(torch.PoolOptions{Kernel: [2]int64{3, 3}, Stride: [2]int64{2, 2}, Padding: [2]int64{1, 1}})
+	x = torch.Chain(x, func(x *torch.Tensor) *torch.Tensor {
+		return e.stem.forward(x).Relu().MaxPool2d(torch.PoolOptions{Kernel: [2]int64{3, 3}, Stride: [2]int64{2, 2}, Padding: [2]int64{1, 1}})
+	})
 	var out [3]*torch.Tensor
 	for i, stage := range e.stages {
-		for _, b := range stage {
-			x = b.Forward(x)
+		for j, b := range stage {
+			next := torch.Chain(x, b.Forward)
+			if j > 0 || i == 0 { // x is neither the previous stage's output nor kept elsewhere
+				x.Close()
+			}
+			x = next
 		}
 		out[i] = x
 	}

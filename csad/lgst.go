@@ -22,9 +22,12 @@ func NewTeacherHead(cfg Config) *TeacherHead {
 
 // pooled is everything before the projection.
 func (t *TeacherHead) pooled(f [3]*torch.Tensor) *torch.Tensor {
-	a := f[1].Interpolate(t.size, t.size, torch.Bilinear, false)
-	b := f[2].Interpolate(t.size, t.size, torch.Bilinear, false)
-	return torch.Cat([]*torch.Tensor{a, b}, 1).AvgPool2d(torch.PoolOptions{Kernel: [2]int64{3, 3}, Stride: [2]int64{1, 1}, Padding: [2]int64{1, 1}})
+	return torch.Block(func(in []*torch.Tensor) []*torch.Tensor {
+		a := in[0].Interpolate(t.size, t.size, torch.Bilinear, false)
+		b := in[1].Interpolate(t.size, t.size, torch.Bilinear, false)
+		pool := torch.PoolOptions{Kernel: [2]int64{3, 3}, Stride: [2]int64{1, 1}, Padding: [2]int64{1, 1}}
+		return []*torch.Tensor{torch.Cat([]*torch.Tensor{a, b}, 1).AvgPool2d(pool)}
+	}, f[1], f[2])[0]
 }
 
 // Forward returns the raw (unnormalised) teacher map.
@@ -50,11 +53,14 @@ func newPDNTrunk(m *nn.Module, cfg Config) pdnTrunk {
 	}
 }
 
-func (t *pdnTrunk) forward(x *torch.Tensor) *torch.Tensor {
-	x = t.Conv1.Forward(x).Relu().AvgPool2d(avg2)
-	x = t.Conv2.Forward(x).Relu().AvgPool2d(avg2)
-	x = t.Conv3.Forward(x).Relu()
-	return t.Conv4.Forward(x).Relu()
+// steps are the trunk's layers, for torch.Chain.
+func (t *pdnTrunk) steps() []func(*torch.Tensor) *torch.Tensor {
+	return []func(*torch.Tensor) *torch.Tensor{
+		func(x *torch.Tensor) *torch.Tensor { return t.Conv1.Forward(x).Relu().AvgPool2d(avg2) },
+		func(x *torch.Tensor) *torch.Tensor { return t.Conv2.Forward(x).Relu().AvgPool2d(avg2) },
+		func(x *torch.Tensor) *torch.Tensor { return t.Conv3.Forward(x).Relu() },
+		func(x *torch.Tensor) *torch.Tensor { return t.Conv4.Forward(x).Relu() },
+	}
 }
 
 // LocalStudent is the trainable local student (EfficientAD PDN-M trunk with two 1×1 heads).
@@ -79,9 +85,11 @@ func NewLocalStudent(cfg Config) *LocalStudent {
 
 // Forward returns the local (st) and global (ae) outputs.
 func (s *LocalStudent) Forward(x *torch.Tensor) (st, ae *torch.Tensor) {
-	x = s.Conv5.Forward(s.forward(x)).Relu()
-	x = x.Interpolate(s.size, s.size, torch.Bilinear, false)
-	return s.ConvST.Forward(x), s.ConvAE.Forward(x)
+	h := torch.Chain(x, append(s.steps(),
+		func(x *torch.Tensor) *torch.Tensor { return s.Conv5.Forward(x).Relu() },
+		func(x *torch.Tensor) *torch.Tensor { return x.Interpolate(s.size, s.size, torch.Bilinear, false) })...)
+	defer h.Close()
+	return s.ConvST.Forward(h), s.ConvAE.Forward(h)
 }
 
 // PDNM is EfficientAD's medium patch description network with a doubled output split into
@@ -105,9 +113,13 @@ func NewPDNM(cfg Config) *PDNM {
 
 // Forward returns the st and ae halves.
 func (p *PDNM) Forward(x *torch.Tensor) (st, ae *torch.Tensor) {
-	x = p.Conv5.Forward(p.forward(x)).Relu()
-	x = p.Conv6.Forward(x).Interpolate(p.size, p.size, torch.Bilinear, false)
-	return x.Narrow(1, 0, p.out), x.Narrow(1, p.out, p.out)
+	h := torch.Chain(x, append(p.steps(),
+		func(x *torch.Tensor) *torch.Tensor { return p.Conv5.Forward(x).Relu() },
+		func(x *torch.Tensor) *torch.Tensor {
+			return p.Conv6.Forward(x).Interpolate(p.size, p.size, torch.Bilinear, false)
+		})...)
+	defer h.Close()
+	return h.Narrow(1, 0, p.out), h.Narrow(1, p.out, p.out)
 }
 
 // AutoEncoder is the global branch's autoencoder (EfficientAD's, base_dim 64 → 512 channels).
@@ -145,17 +157,22 @@ func NewAutoEncoder(cfg Config) *AutoEncoder {
 
 // Forward reconstructs the teacher map from the image (eval mode: dropout is the identity).
 func (a *AutoEncoder) Forward(x *torch.Tensor) *torch.Tensor {
+	var steps []func(*torch.Tensor) *torch.Tensor
 	for i, c := range a.Enc {
-		x = c.Forward(x)
 		if i < 5 {
-			x = x.Relu()
+			steps = append(steps, func(x *torch.Tensor) *torch.Tensor { return c.Forward(x).Relu() })
+		} else {
+			steps = append(steps, c.Forward)
 		}
 	}
 	train := a.Training()
 	for i, size := range decoderSizes {
-		x = x.Interpolate(size, size, torch.Bilinear, false)
-		x = a.Dec[i].Forward(x).Relu().Dropout(0.2, train)
+		steps = append(steps, func(x *torch.Tensor) *torch.Tensor {
+			return a.Dec[i].Forward(x.Interpolate(size, size, torch.Bilinear, false)).Relu().Dropout(0.2, train)
+		})
 	}
-	x = x.Interpolate(a.size, a.size, torch.Bilinear, false)
-	return a.Dec[7].Forward(a.Dec[6].Forward(x).Relu())
+	steps = append(steps, func(x *torch.Tensor) *torch.Tensor {
+		return a.Dec[7].Forward(a.Dec[6].Forward(x.Interpolate(a.size, a.size, torch.Bilinear, false)).Relu())
+	})
+	return torch.Chain(x, steps...)
 }

@@ -78,17 +78,31 @@ type Outputs struct {
 func (n *Network) Forward(x *torch.Tensor) Outputs {
 	f := n.Encoder.Forward(x)
 	var o Outputs
-	o.PatchHist, o.Labels, o.D256, o.D128 = n.Detector.Forward(n.Segmentor.Forward(f))
+	logits := n.Segmentor.Forward(f)
+	o.PatchHist, o.Labels, o.D256, o.D128 = n.Detector.Forward(logits)
+	logits.Close()
 	pooled, xl := n.Teacher.pooled(f), x
-	if n.channelsLast {
-		pooled, xl = pooled.ContiguousAs(torch.ChannelsLast), x.ContiguousAs(torch.ChannelsLast)
+	for _, t := range f {
+		t.Close()
 	}
-	t := n.Teacher.Proj.Forward(pooled).Sub(n.TeacherMean).Div(n.TeacherStd)
+	if n.channelsLast {
+		pooled = torch.Chain(pooled, func(p *torch.Tensor) *torch.Tensor { return p.ContiguousAs(torch.ChannelsLast) })
+		xl = x.ContiguousAs(torch.ChannelsLast)
+	}
+	t := torch.Chain(pooled, func(p *torch.Tensor) *torch.Tensor {
+		return n.Teacher.Proj.Forward(p).Sub(n.TeacherMean).Div(n.TeacherStd)
+	})
+	pooled.Close()
 	st, ae := n.Student.Forward(xl)
 	a := n.AE.Forward(xl)
-	channel := []int64{1}
-	ml := t.Sub(st).Pow(2).MeanDims(channel, false)
-	mg := ae.Sub(a).Pow(2).MeanDims(channel, false)
+	sqDiffMean := func(in []*torch.Tensor) []*torch.Tensor {
+		return []*torch.Tensor{in[0].Sub(in[1]).Pow(2).MeanDims([]int64{1}, false)}
+	}
+	ml := torch.Block(sqDiffMean, t, st)[0]
+	mg := torch.Block(sqDiffMean, ae, a)[0]
+	for _, t := range []*torch.Tensor{t, st, ae, a} {
+		t.Close()
+	}
 	// Operations on weights alone belong to no scope; x's scope takes them.
 	own := x.Scope().Own
 	o.Local = ml.Sub(n.QSTStart).MulScalar(0.1).Div(own(n.QSTEnd.Sub(n.QSTStart)))

@@ -42,11 +42,17 @@ func NewSegmentor(cfg Config) *Segmentor {
 	return s
 }
 
-// Forward returns logits (B, N, size, size).
+// Forward returns logits (B, N, size, size); its intermediates are freed on return.
 func (s *Segmentor) Forward(f [3]*torch.Tensor) *torch.Tensor {
-	r := s.reduce.Forward(f[0])
+	return torch.Block(func(in []*torch.Tensor) []*torch.Tensor {
+		return []*torch.Tensor{s.forward(in[0], in[1])}
+	}, f[0], f[2])[0]
+}
+
+func (s *Segmentor) forward(f0, f2 *torch.Tensor) *torch.Tensor {
+	r := s.reduce.Forward(f0)
 	q, h := s.size/16, s.size/4
-	x3 := f[2].Interpolate(q, q, torch.Bilinear, false)
+	x3 := f2.Interpolate(q, q, torch.Bilinear, false)
 	stages := make([]*torch.Tensor, 0, 5)
 	for _, c := range s.aspp {
 		stages = append(stages, c.Forward(x3))
@@ -99,6 +105,14 @@ func mahalanobis(h, mean, invcov *torch.Tensor) *torch.Tensor {
 
 // Forward scores logits (B, N, H, W); it also returns the label map and both raw distances.
 func (d *PatchHistDetector) Forward(logits *torch.Tensor) (score, labels, d256, d128 *torch.Tensor) {
+	r := torch.Block(func(in []*torch.Tensor) []*torch.Tensor {
+		s, l, a, b := d.forward(in[0])
+		return []*torch.Tensor{s, l, a, b}
+	}, logits)
+	return r[0], r[1], r[2], r[3]
+}
+
+func (d *PatchHistDetector) forward(logits *torch.Tensor) (score, labels, d256, d128 *torch.Tensor) {
 	labels = logits.Argmax(1, false)
 	sz := labels.Shape()
 	hh, hw := sz[1]/2, sz[2]/2

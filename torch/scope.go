@@ -178,3 +178,39 @@ func resultScope(ts []*Tensor) *Scope {
 	}
 	return best
 }
+
+// Block runs f on handles to in that belong to a temporary child scope, so every intermediate
+// f creates is freed when Block returns; only the tensors f returns survive, moved to the
+// youngest scope among in (or, when none has a scope, to the caller). It bounds the memory of a
+// long forward pass to what one block needs, as PyTorch's reference counting does.
+func Block(f func(in []*Tensor) []*Tensor, in ...*Tensor) []*Tensor {
+	outer := resultScope(in)
+	tmp := newScope(outer.Mode())
+	defer tmp.Close()
+	shared := make([]*Tensor, len(in))
+	for i, t := range in {
+		shared[i] = t.Share(tmp)
+	}
+	out := f(shared)
+	for _, o := range out {
+		if o != nil && o.scope == tmp {
+			tmp.Keep(o)
+			outer.Own(o)
+		}
+	}
+	return out
+}
+
+// Chain applies steps one after another, each in its own Block, freeing each intermediate result
+// as soon as the next step has consumed it. The result lives where Block puts it.
+func Chain(x *Tensor, steps ...func(*Tensor) *Tensor) *Tensor {
+	cur := x
+	for _, step := range steps {
+		next := Block(func(in []*Tensor) []*Tensor { return []*Tensor{step(in[0])} }, cur)[0]
+		if cur != x {
+			cur.Close()
+		}
+		cur = next
+	}
+	return cur
+}

@@ -1,5 +1,8 @@
 package main
 
+// #include <malloc.h>
+import "C"
+
 import (
 	"bytes"
 	_ "embed"
@@ -99,10 +102,11 @@ For each batch size B, random preprocessed inputs (B,3,256,256) are drawn with t
 torch.manual_seed(-seed); -warmup calls, then -iters timed calls of the network's forward pass,
 each in its own inference scope (closed, so freeing is timed too). Reported per call: latency p50
 and p99 (ms), images/s (B·iters over the summed time), peak RSS (VmHWM, reset before each batch
-size where the kernel allows), the achieved GFLOP/s (the model's convolution FLOPs per image, see
-csad.FLOPs, times images/s) and that as a percentage of this machine's convolution throughput
-(a 512→512 3×3 convolution on 64×64, batch 1, channels-last, same threads). p99 is the
-nearest-rank percentile: with fewer than 100 timed calls, the slowest call.
+size where the kernel allows, after returning freed heap memory to the system), the achieved
+GFLOP/s (the model's convolution FLOPs per image, see csad.FLOPs, times images/s) and that as
+a percentage of this machine's convolution throughput (a 512→512 3×3 convolution on 64×64,
+batch 1, channels-last, same threads). p99 is the nearest-rank percentile: with fewer than 100
+timed calls, the slowest call.
 
 Modes: exact (PyTorch's NCHW evaluation, bit for bit) and fast (channels-last LGST branch, as
 'csad score -fast'); both by default, one with -mode or -fast.
@@ -337,8 +341,11 @@ func percentile(sorted []float64, p float64) float64 {
 	return sorted[min(max(i, 0), len(sorted)-1)]
 }
 
-// resetPeakRSS resets VmHWM to the current RSS (Linux ≥ 4.0); false where not allowed.
+// resetPeakRSS resets VmHWM to the current RSS (Linux ≥ 4.0); false where not allowed. It first
+// hands glibc's free heap memory back to the system, so the peak of one batch size does not
+// start from what an earlier, larger one left cached.
 func resetPeakRSS() bool {
+	C.malloc_trim(0)
 	return os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) == nil
 }
 

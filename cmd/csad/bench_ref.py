@@ -11,7 +11,7 @@ is csad_ref's config dict), builds csad_ref.CSAD(config), load_state_dict(strict
 torch.set_num_threads(N), and per batch size B: x = torch.randn(B, 3, 256, 256) right after
 torch.manual_seed(S) (the Go side draws the same), W warm-up calls, then K timed calls of model(x)
 under torch.no_grad(). Peak RSS is VmHWM of /proc/self/status, reset through
-/proc/self/clear_refs before each batch size where the kernel allows. With --flops it also counts
+/proc/self/clear_refs (after malloc_trim) before each batch size where the kernel allows. With --flops it also counts
 the convolutions' multiply-accumulates with forward hooks on every nn.Conv2d in one batch-1 pass
 (out.numel() / B * in_channels / groups * kh * kw, times 2).
 
@@ -19,6 +19,7 @@ Prints one JSON object on stdout; progress goes to stderr.
 """
 
 import argparse
+import ctypes
 import json
 import os
 import struct
@@ -67,6 +68,10 @@ def read_csad(path):
 
 
 def reset_peak():
+    try:  # hand glibc's free heap memory back first, as the Go side does
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
     try:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
