@@ -14,7 +14,7 @@ BUILD := build
 SHIM := $(BUILD)/libcsadtorch.so
 CMAKE_ARGS := -DCMAKE_BUILD_TYPE=Release
 ifneq ($(LIBTORCH),)
-CMAKE_ARGS += -DCMAKE_PREFIX_PATH=$(abspath $(LIBTORCH)) -DTorch_DIR=$(abspath $(LIBTORCH))/share/cmake/Torch
+CMAKE_ARGS += -DLIBTORCH=$(abspath $(LIBTORCH))
 endif
 
 .PHONY: all setup build shim test test-go test-race test-leaks fuzz golden demo bench clean
