@@ -34,9 +34,7 @@ func KaimingUniform(t *torch.Tensor, a float64) *torch.Tensor {
 func Uniform(t *torch.Tensor, lo, hi float64) *torch.Tensor { return t.UniformInPlace(lo, hi) }
 
 // DefaultInit is what Conv2d and Linear do in reset_parameters(); bias may be nil.
-func DefaultInit(weight, bias *torch.Tensor) { defaultInit(weight, bias) }
-
-func defaultInit(weight, bias *torch.Tensor) {
+func DefaultInit(weight, bias *torch.Tensor) {
 	KaimingUniform(weight, math.Sqrt(5))
 	if bias != nil {
 		if fan := fanIn(weight.Shape()); fan != 0 {

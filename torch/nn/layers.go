@@ -37,7 +37,7 @@ func NewConv2d(in, out, kernel int64, c Conv2dConfig) *Conv2d {
 		b = torch.Zeros(nil, []int64{out}, torch.Float32)
 	}
 	if !c.Zeroed {
-		defaultInit(w, b)
+		DefaultInit(w, b)
 	}
 	l.Weight = l.RegisterParameter("weight", w)
 	if b != nil {
@@ -95,7 +95,7 @@ func NewLinear(in, out int64, bias bool) *Linear {
 	if bias {
 		b = torch.Empty(nil, []int64{out}, torch.Float32)
 	}
-	defaultInit(w, b)
+	DefaultInit(w, b)
 	l.Weight = l.RegisterParameter("weight", w)
 	if b != nil {
 		l.Bias = l.RegisterParameter("bias", b)
