@@ -137,7 +137,7 @@ func (m *Model) scoreChunk(imgs []image.Image) ([]*Result, error) {
 		if img == nil {
 			return nil, fmt.Errorf("csad: image %d is nil", i)
 		}
-		buf = append(buf, Preprocess(img, int(size))...)
+		buf = append(buf, imageproc.Preprocess(img, int(size))...)
 	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
@@ -215,7 +215,9 @@ func collect(s *torch.Scope, o Outputs, imgs []image.Image) ([]*Result, error) {
 type FileResult struct {
 	Path string
 	*Result
-	Err error
+	// Image is the decoded image (nil when it could not be read), for callers that draw on it.
+	Image *imageproc.RGB
+	Err   error
 }
 
 // ScoreFiles decodes and scores image files in batches; unreadable files get an error of their
@@ -237,6 +239,7 @@ func (m *Model) ScoreFiles(ctx context.Context, paths []string) []FileResult {
 				out[i].Err = err
 				continue
 			}
+			out[i].Image = img
 			imgs = append(imgs, img)
 			idx = append(idx, i)
 		}

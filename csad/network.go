@@ -95,6 +95,9 @@ func (n *Network) Forward(x *torch.Tensor) Outputs {
 	pooled.Close()
 	st, ae := n.Student.Forward(xl)
 	a := n.AE.Forward(xl)
+	if xl != x {
+		xl.Close()
+	}
 	sqDiffMean := func(in []*torch.Tensor) []*torch.Tensor {
 		return []*torch.Tensor{in[0].Sub(in[1]).Pow(2).MeanDims([]int64{1}, false)}
 	}

@@ -53,6 +53,7 @@ type args struct {
 	inputs   []*Tensor // tensor operands: they pick the result scope and carry earlier errors
 	explicit *Scope    // set by factories: where results go
 	hasScope bool
+	nilInput bool // a nil *Tensor was passed where a tensor is required
 }
 
 var argsPool = sync.Pool{New: func() any { return new(args) }}
@@ -64,7 +65,7 @@ func (x *args) release() {
 	x.ipool, x.dpool, x.tpool, x.spool = x.ipool[:0], x.dpool[:0], x.tpool[:0], x.spool[:0]
 	clear(x.inputs)
 	x.inputs = x.inputs[:0]
-	x.explicit, x.hasScope = nil, false
+	x.explicit, x.hasScope, x.nilInput = nil, false, false
 	argsPool.Put(x)
 }
 
@@ -79,6 +80,10 @@ func (x *args) push(kind int32, a, b int64) *args {
 func (x *args) in(s *Scope) *args { x.explicit, x.hasScope = s, true; return x }
 
 func (x *args) t(t *Tensor) *args {
+	if t == nil {
+		x.nilInput = true
+		return x.none()
+	}
 	x.inputs = append(x.inputs, t)
 	x.tpool = append(x.tpool, t.h)
 	return x.push(C.TORCH_ARG_TENSOR, int64(len(x.tpool)-1), 0)
@@ -95,10 +100,14 @@ func (x *args) optT(t *Tensor) *args {
 func (x *args) ts(list []*Tensor) *args {
 	start := len(x.tpool)
 	for _, t := range list {
+		if t == nil {
+			x.nilInput = true
+			continue
+		}
 		x.inputs = append(x.inputs, t)
 		x.tpool = append(x.tpool, t.h)
 	}
-	return x.push(C.TORCH_ARG_TENSORS, int64(start), int64(len(list)))
+	return x.push(C.TORCH_ARG_TENSORS, int64(start), int64(len(x.tpool)-start))
 }
 
 // optTs passes a Tensor?[] list; nil entries are None.
@@ -191,6 +200,9 @@ func (o *op) call(x *args, want int) []*Tensor {
 			out[i] = failed(err, s)
 		}
 		return out
+	}
+	if x.nilInput {
+		return fail(errorf(o.fullName(), CodeInvalid, "nil tensor operand"))
 	}
 	for _, t := range x.inputs {
 		if err := t.Err(); err != nil {

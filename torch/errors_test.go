@@ -33,6 +33,8 @@ func TestErrorKinds(t *testing.T) {
 		{"missing TorchScript file", scriptErr("/nonexistent/model.pt"), torch.ErrIO, "no such file"},
 		{"garbage TorchScript file", scriptErr(garbageFile(t)), torch.ErrIO, ""},
 		{"use after close", closedErr(), torch.ErrClosed, ""},
+		{"nil operand", x.Add(nil).Err(), torch.ErrInvalid, "nil tensor"},
+		{"nil list entry", torch.Cat([]*torch.Tensor{x, nil}, 0).Err(), torch.ErrInvalid, "nil tensor"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

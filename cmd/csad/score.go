@@ -129,7 +129,7 @@ status is then 1.`,
 						fmt.Fprintf(out, "%s\tscore %.6f\tlgst %.6f\tpatch_hist %.6f\n", line.Path, line.Score, line.LGST, line.PatchHist)
 					}
 					if maps != "" {
-						if err := writeMaps(maps, inputs[start+i], r.Result); err != nil {
+						if err := writeMaps(maps, inputs[start+i], r); err != nil {
 							return err
 						}
 					}
@@ -152,7 +152,7 @@ status is then 1.`,
 }
 
 // writeMaps writes the TIFF anomaly map and the overlay PNG of one image.
-func writeMaps(dir string, in input, r *csad.Result) error {
+func writeMaps(dir string, in input, r csad.FileResult) error {
 	stem := filepath.Join(dir, strings.TrimSuffix(in.rel, filepath.Ext(in.rel)))
 	if err := os.MkdirAll(filepath.Dir(stem), 0o755); err != nil {
 		return err
@@ -160,11 +160,7 @@ func writeMaps(dir string, in input, r *csad.Result) error {
 	if err := tiffmap.WriteFile(stem+".tiff", &tiffmap.Map{Width: r.Width, Height: r.Height, Pix: r.AnomalyMap}); err != nil {
 		return err
 	}
-	img, err := imageproc.Load(in.path)
-	if err != nil {
-		return err
-	}
 	// 0 is the validation quantile the maps are normalised to start at; 0.2 is twice the 0.1 the
 	// normalisation maps the upper quantile to, so typical maps use the whole colour range.
-	return imageproc.WritePNG(stem+"_overlay.png", imageproc.Overlay(img, r.AnomalyMap, r.Width, r.Height, 0, 0.2))
+	return imageproc.WritePNG(stem+"_overlay.png", imageproc.Overlay(r.Image, r.AnomalyMap, r.Width, r.Height, 0, 0.2))
 }

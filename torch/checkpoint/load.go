@@ -545,28 +545,27 @@ func (c *converter) convert(v any, depth int) (any, error) {
 	return nil, fmt.Errorf("unsupported pickled value of type %T", v)
 }
 
+// convertItems converts the elements of a list or tuple.
+func (c *converter) convertItems(items []any, depth int) ([]any, error) {
+	out := make([]any, len(items))
+	for i, e := range items {
+		ce, err := c.convert(e, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = ce
+	}
+	return out, nil
+}
+
 func (c *converter) convertContainer(v any, depth int) (any, error) {
 	switch x := v.(type) {
 	case *types.List:
-		out := make(List, len(*x))
-		for i, e := range *x {
-			ce, err := c.convert(e, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = ce
-		}
-		return out, nil
+		out, err := c.convertItems(*x, depth)
+		return List(out), err
 	case *types.Tuple:
-		out := make(Tuple, len(*x))
-		for i, e := range *x {
-			ce, err := c.convert(e, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = ce
-		}
-		return out, nil
+		out, err := c.convertItems(*x, depth)
+		return Tuple(out), err
 	case *types.Dict:
 		d := &Dict{}
 		pos := map[any]int{}
