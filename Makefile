@@ -1,23 +1,42 @@
 # csad-go: make setup (once), make demo, make test. See README.md.
 #
+# cgo compiles the C++ shim (csrc/) itself, so go build, go vet and go test need no step of ours
+# before them; this Makefile adds the commands in bin/, the demo, the test suite and LIBTORCH.
+#
 # LIBTORCH=/path/to/libtorch selects another LibTorch (official zip, a pip wheel's torch/ folder,
-# CPU or CUDA); by default Debian's libtorch-dev is used.
+# CPU or CUDA) by exporting the CGO_CXXFLAGS and CGO_LDFLAGS that cgo reads; by default the flags
+# in csrc/cgo.go use Debian's libtorch-dev.
 
 SHELL := /bin/bash
 LIBTORCH ?=
 PYTHON ?= /usr/bin/python3
 GO ?= go
 FUZZTIME ?= 30s
-APT_PACKAGES := libtorch-dev cmake python3-torch python3-torchvision libopenblas0-pthread python3-sklearn python3-pil
+COMMA := ,
+APT_PACKAGES := libtorch-dev g++ python3-torch python3-torchvision libopenblas0-pthread python3-sklearn python3-pil python3-tifffile
 
-BUILD := build
-SHIM := $(BUILD)/libcsadtorch.so
-CMAKE_ARGS := -DCMAKE_BUILD_TYPE=Release
+# Another LibTorch: headers under include/, libraries under lib/ (or a multiarch lib/ folder),
+# and TorchConfig.cmake, whose TORCH_CXX_FLAGS name the C++ ABI the libraries were built with.
 ifneq ($(LIBTORCH),)
-CMAKE_ARGS += -DLIBTORCH=$(abspath $(LIBTORCH))
+LT := $(abspath $(LIBTORCH))
+LT_LIB := $(firstword $(foreach d,$(LT)/lib $(LT)/lib/x86_64-linux-gnu $(LT)/lib/aarch64-linux-gnu $(LT)/lib64,$(if $(wildcard $(d)/libtorch_cpu.so),$(d))))
+LT_CONFIG := $(firstword $(wildcard $(LT)/share/cmake/Torch/TorchConfig.cmake $(LT_LIB)/cmake/Torch/TorchConfig.cmake))
+LT_ABI := $(if $(LT_CONFIG),$(shell grep -o -m1 '_GLIBCXX_USE_CXX11_ABI=[01]' $(LT_CONFIG)))
+LT_MISSING := $(if $(wildcard $(LT)/include/torch/csrc/api/include/torch/torch.h),,include/torch/csrc/api/include/torch/torch.h) \
+	$(if $(LT_LIB),,lib/libtorch_cpu.so) $(if $(LT_CONFIG),,share/cmake/Torch/TorchConfig.cmake) \
+	$(if $(LT_CONFIG),$(if $(LT_ABI),,_GLIBCXX_USE_CXX11_ABI in TorchConfig.cmake))
+LT_CUDA := $(wildcard $(LT_LIB)/libtorch_cuda.so)
+# /usr is Debian's own: its folders are searched already, and -isystem /usr/include would
+# reorder the system headers and break libstdc++'s #include_next.
+ifneq ($(LT),/usr)
+export CGO_CXXFLAGS := -isystem $(LT)/include -isystem $(LT)/include/torch/csrc/api/include -D$(LT_ABI)
+export CGO_LDFLAGS := -L$(LT_LIB) -Wl,-rpath,$(LT_LIB)$(if $(LT_CUDA), -Wl$(COMMA)--no-as-needed -ltorch_cuda -Wl$(COMMA)--as-needed)
+else
+export CGO_CXXFLAGS := -D$(LT_ABI)
+endif
 endif
 
-.PHONY: all setup build shim test test-go test-race test-leaks fuzz golden demo bench clean
+.PHONY: all setup libtorch build test test-go test-external test-race test-leaks fuzz golden demo bench clean
 
 all: build
 
@@ -30,25 +49,27 @@ setup:
 	else echo "setup: all packages present"; fi
 	@command -v $(GO) >/dev/null || { echo "setup: Go 1.26 is required (https://go.dev/dl)"; exit 1; }
 
-## shim: build libcsadtorch with CMake against the selected LibTorch (incremental)
-shim:
-	@if [ -f $(BUILD)/.libtorch ] && [ "$$(cat $(BUILD)/.libtorch)" != "$(LIBTORCH)" ]; then \
-		echo "LibTorch changed: rebuilding the shim from scratch"; rm -rf $(BUILD); fi
-	@mkdir -p $(BUILD)
-	@if [ ! -f $(BUILD)/CMakeCache.txt ]; then \
-		cmake -S . -B $(BUILD) $(CMAKE_ARGS) >$(BUILD)/cmake.log 2>&1 || { rm -f $(BUILD)/CMakeCache.txt; \
-		grep -B1 -A4 "CMake Error" $(BUILD)/cmake.log | head -20; echo; \
-		echo "error: LibTorch not found or unusable. Run 'make setup' to install Debian's libtorch-dev,"; \
-		echo "       or point the build at another LibTorch: make LIBTORCH=/path/to/libtorch ..."; \
-		echo "       (a folder containing share/cmake/Torch). Full log: $(BUILD)/cmake.log"; exit 1; }; fi
-	@echo "$(LIBTORCH)" > $(BUILD)/.libtorch
-	@cmake --build $(BUILD) -j2
+## libtorch: fail early, with the fix, when the selected LibTorch is not there
+libtorch:
+ifneq ($(LIBTORCH),)
+	@if [ -n "$(strip $(LT_MISSING))" ]; then \
+		echo "error: LIBTORCH=$(LIBTORCH) is not a usable LibTorch folder: missing $(strip $(LT_MISSING))."; \
+		echo "       Run 'make setup' to install Debian's libtorch-dev and leave LIBTORCH unset, or set"; \
+		echo "       LIBTORCH to the folder holding include/, lib/ and share/cmake/Torch (an unpacked"; \
+		echo "       official zip or a pip wheel's torch/): make LIBTORCH=/path/to/libtorch ..."; exit 1; fi
+	@echo "LibTorch $(LT) ($(if $(LT_CUDA),CUDA,CPU), $(LT_ABI))"
+else
+	@if [ -z "$$CGO_CXXFLAGS" ] && [ ! -f /usr/include/torch/csrc/api/include/torch/torch.h ]; then \
+		echo "error: LibTorch not found: Debian's libtorch-dev is not installed."; \
+		echo "       Run 'make setup' to install it, or point the build at another LibTorch:"; \
+		echo "       make LIBTORCH=/path/to/libtorch ... (README.md: Another LibTorch)"; exit 1; fi
+endif
 
-## build: the shim, every Go package, and the commands in bin/
-build: shim
+## build: every Go package (cgo compiles the shim into them) and the commands in bin/
+build: libtorch
 	$(GO) build ./...
 	@mkdir -p bin
-	@for d in cmd/*/; do [ -f $$d/main.go ] && $(GO) build -o bin/ ./$$d || true; done
+	@for d in cmd/*/; do if [ -f $$d/main.go ]; then $(GO) build -o bin/ ./$$d || exit 1; fi; done
 
 ## demo: synthetic data set -> model file -> scores and maps -> report (see README)
 DEMO := demo
@@ -60,40 +81,50 @@ demo: build
 	@echo "demo: open $(DEMO)/report/report.md"
 
 ## test: everything CI runs
-test: build test-go test-race test-leaks fuzz
+test: build test-go test-external test-race test-leaks fuzz
 
-test-go:
+test-go: libtorch
 	$(GO) vet ./...
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 		if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
-	$(GO) test -count=1 -timeout 40m ./...
+	$(GO) test -count=1 -timeout 40m $$($(GO) list ./... | grep -v '/internal/externaltest$$')
+
+## test-external: a module in a temporary folder requires this one, builds a scorer and runs it
+test-external: libtorch
+	$(GO) test -count=1 -timeout 30m ./internal/externaltest/
 
 ## test-race: concurrent scoring under the race detector
-test-race:
+test-race: libtorch
 	$(GO) test -count=1 -race -run 'Concurrent|Scope' ./csad/ ./torch/
 
 ## test-leaks: the torch packages again with live-object accounting that names leaking call sites
-test-leaks:
+test-leaks: libtorch
 	$(GO) test -count=1 -tags leakcheck ./torch/...
 
 ## fuzz: the pure-Go checkpoint parsers for a bounded time
-fuzz:
+fuzz: libtorch
 	$(GO) test -run='^$$' -fuzz=FuzzLoad -fuzztime=$(FUZZTIME) ./torch/checkpoint/
 	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./csad/tiffmap/
 	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./csad/imageproc/
+	$(GO) test -run='^$$' -fuzz=FuzzCheckHeader -fuzztime=15s ./csad/
+	$(GO) test -run='^$$' -fuzz=FuzzHDBSCAN -fuzztime=15s ./csad/cluster/
 
-## golden: regenerate the committed golden files with Debian's PyTorch
+## golden: regenerate the committed golden files with Debian's PyTorch (gen_golden.py and
+## gen_golden_train.py are run by the tests themselves, on the machine under test)
 golden:
-	cd testdata && $(PYTHON) gen_golden.py
 	cd testdata && $(PYTHON) gen_checkpoint_fixtures.py
 	cd testdata && $(PYTHON) gen_metrics_golden.py
-	cd testdata && $(PYTHON) gen_golden_train.py
 	cd testdata && $(PYTHON) gen_model_golden.py
+	cd testdata && $(PYTHON) gen_e2e_golden.py
 	cd testdata && $(PYTHON) gen_imageproc_golden.py
+	cd testdata && $(PYTHON) gen_cluster_golden.py
+	cd testdata && $(PYTHON) gen_train_golden_seg.py
+	cd testdata && $(PYTHON) gen_augment_golden.py   # needs python3-opencv
 
 ## bench: the soak and memory benchmarks (figures printed); 'csad bench' measures speed
 bench: build
 	$(GO) test -run='^$$' -bench=. -benchtime=1x ./torch/ ./csad/
 
+## clean: the commands and the demo; build/ is what CMake left before cgo built the shim
 clean:
-	rm -rf $(BUILD) bin $(DEMO)
+	rm -rf bin $(DEMO) build

@@ -3,6 +3,8 @@ package csad
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 )
 
 // Config fixes every size of the networks. The paper's sizes are PaperConfig; tests and small
@@ -77,7 +79,15 @@ func ParseConfig(data []byte) (Config, error) {
 	return c, c.Validate()
 }
 
-// Validate checks the sizes the architecture depends on.
+// Limits on a Config, checked before anything is allocated: generous for any real model, small
+// enough that a hostile model header cannot make the loader allocate without bound.
+const (
+	maxWidth   = 16384 // channels of any layer
+	maxBlocks  = 64    // bottlenecks per encoder stage
+	maxClasses = 256   // segmentation classes; the segmentation is stored as uint8
+)
+
+// Validate checks the sizes the architecture depends on and that every value is in range.
 func (c Config) Validate() error {
 	bad := func(f string, a ...any) error { return fmt.Errorf("csad: config: "+f, a...) }
 	switch {
@@ -90,16 +100,68 @@ func (c Config) Validate() error {
 		return bad("encoder needs 3 stages (blocks, mid, out)")
 	case len(c.Segmentor.Dilations) != 3:
 		return bad("segmentor needs 3 dilations")
-	case c.Segmentor.Classes < 2:
-		return bad("segmentor needs at least 2 classes, got %d", c.Segmentor.Classes)
+	case c.Segmentor.Classes < 2 || c.Segmentor.Classes > maxClasses:
+		return bad("segmentor classes must be in 2..%d, got %d", maxClasses, c.Segmentor.Classes)
 	}
-	for _, v := range append(append(append([]int64{c.Encoder.Stem, c.TeacherChannels, c.Student.Conv1, c.Student.Width,
-		c.AutoEncoder.Base, c.AutoEncoder.Mid, c.Segmentor.Reduce, c.Segmentor.Width}, c.Encoder.Blocks...), c.Encoder.Mid...), c.Encoder.Out...) {
-		if v < 1 {
-			return bad("every width and block count must be positive")
+	widths := map[string]int64{
+		"encoder.stem": c.Encoder.Stem, "teacher_channels": c.TeacherChannels,
+		"student.conv1": c.Student.Conv1, "student.width": c.Student.Width,
+		"autoencoder.base": c.AutoEncoder.Base, "autoencoder.mid": c.AutoEncoder.Mid,
+		"segmentor.reduce": c.Segmentor.Reduce, "segmentor.width": c.Segmentor.Width,
+	}
+	for i := range 3 {
+		widths[fmt.Sprintf("encoder.mid[%d]", i)] = c.Encoder.Mid[i]
+		widths[fmt.Sprintf("encoder.out[%d]", i)] = c.Encoder.Out[i]
+	}
+	for name, v := range widths {
+		if v < 1 || v > maxWidth {
+			return bad("%s must be in 1..%d, got %d", name, maxWidth, v)
+		}
+	}
+	for i, v := range c.Encoder.Blocks {
+		if v < 1 || v > maxBlocks {
+			return bad("encoder.blocks[%d] must be in 1..%d, got %d", i, maxBlocks, v)
+		}
+	}
+	for i, d := range c.Segmentor.Dilations {
+		// A dilation past the 16×16 feature map only reads padding, and ≤ 0 is no convolution.
+		if d < 1 || d > c.ImageSize {
+			return bad("segmentor.dilations[%d] must be in 1..%d, got %d", i, c.ImageSize, d)
 		}
 	}
 	return nil
+}
+
+// mismatches lists the fields where c and other differ, by JSON name ("segmentor.classes 6 ≠ 5").
+func (c Config) mismatches(other Config) []string {
+	var flat func(prefix string, v any, out map[string]string)
+	flat = func(prefix string, v any, out map[string]string) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				flat(prefix+k+".", e, out)
+			}
+		default:
+			out[strings.TrimSuffix(prefix, ".")] = fmt.Sprint(x)
+		}
+	}
+	toMap := func(c Config) map[string]string {
+		var m map[string]any
+		// Config marshals and unmarshals without error: it holds only integers.
+		json.Unmarshal(c.JSON(), &m)
+		out := map[string]string{}
+		flat("", m, out)
+		return out
+	}
+	a, b := toMap(c), toMap(other)
+	var diffs []string
+	for k, v := range a {
+		if b[k] != v {
+			diffs = append(diffs, fmt.Sprintf("%s %s ≠ %s", k, v, b[k]))
+		}
+	}
+	slices.Sort(diffs)
+	return diffs
 }
 
 // JSON encodes the config.

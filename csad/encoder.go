@@ -34,14 +34,17 @@ func newBottleneck(in, mid, out, stride int64) *bottleneck {
 }
 
 func (b *bottleneck) Forward(x *torch.Tensor) *torch.Tensor {
-	y := b.c1.forward(x).Relu()
-	y = b.c2.forward(y).Relu()
-	y = b.c3.forward(y)
+	f := torch.NewFrame(x)
+	defer f.Close()
+	x = f.Use(x)
+	y := b.c1.forward(x, true)
+	y = f.Next(y, b.c2.forward(y, true))
+	y = f.Next(y, b.c3.forward(y, false))
 	short := x
 	if b.down != nil {
-		short = b.down.forward(x)
+		short = b.down.forward(x, false)
 	}
-	return y.Add(short).Relu()
+	return f.Return(y.Add(short).Relu())
 }
 
 // Encoder is the frozen feature extractor: a ResNet with bottlenecks returning layer1..layer3
@@ -81,22 +84,33 @@ func NewEncoder(cfg Config) *Encoder {
 	return e
 }
 
-// Forward returns the outputs of layer1, layer2 and layer3. Each block runs in its own
-// torch.Block, so only block outputs are alive between blocks.
-func (e *Encoder) Forward(x *torch.Tensor) [3]*torch.Tensor {
-	x = torch.Chain(x, func(x *torch.Tensor) *torch.Tensor {
-		return e.stem.forward(x).Relu().MaxPool2d(torch.PoolOptions{Kernel: [2]int64{3, 3}, Stride: [2]int64{2, 2}, Padding: [2]int64{1, 1}})
-	})
+// Features are the encoder's outputs: layer1 (B, 256, 64, 64), layer2 (B, 512, 32, 32) and
+// layer3 (B, 1024, 16, 16) at the paper's sizes.
+type Features struct {
+	Layer1, Layer2, Layer3 *torch.Tensor
+}
+
+// Close frees the three feature maps.
+func (f Features) Close() {
+	f.Layer1.Close()
+	f.Layer2.Close()
+	f.Layer3.Close()
+}
+
+// Forward returns the outputs of layer1, layer2 and layer3. Each bottleneck frees its own
+// intermediates, and each block's input is dropped once the next block has run.
+func (e *Encoder) Forward(x *torch.Tensor) Features {
+	f := torch.NewFrame(x)
+	defer f.Close()
+	h := e.stem.forward(f.Use(x), true)
+	h = f.Next(h, h.MaxPool2d(torch.PoolOptions{Kernel: [2]int64{3, 3}, Stride: [2]int64{2, 2}, Padding: [2]int64{1, 1}}))
 	var out [3]*torch.Tensor
 	for i, stage := range e.stages {
-		for j, b := range stage {
-			next := torch.Chain(x, b.Forward)
-			if j > 0 || i == 0 { // x is neither the previous stage's output nor kept elsewhere
-				x.Close()
-			}
-			x = next
+		for _, b := range stage {
+			h = f.Next(h, b.Forward(h))
 		}
-		out[i] = x
+		out[i] = f.Return(h)
+		h = f.Use(out[i])
 	}
-	return out
+	return Features{Layer1: out[0], Layer2: out[1], Layer3: out[2]}
 }

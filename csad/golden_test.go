@@ -72,17 +72,23 @@ func checkOutputs(t *testing.T, o csad.Outputs, g map[string]*torch.Tensor, lgst
 		name string
 		got  *torch.Tensor
 	}{{"m_l", o.Local}, {"m_g", o.Global}} {
-		if d := cmp(c.name, c.got); d.MaxAbs > 1e-5 {
-			t.Errorf("%s: absolute error %.3g > 1e-5", c.name, d.MaxAbs)
+		if d := cmp(c.name, c.got); d.MaxAbs > fastMapTol {
+			t.Errorf("%s: absolute error %.3g > %g", c.name, d.MaxAbs, fastMapTol)
 		}
 	}
 	dl := cmp("lgst", o.LGST)
-	if dl.MaxRel > 1e-5 {
-		t.Errorf("lgst: relative error %.3g > 1e-5", dl.MaxRel)
+	if dl.MaxRel > fastScoreTol {
+		t.Errorf("lgst: relative error %.3g > %g", dl.MaxRel, fastScoreTol)
 	}
 	cmp("output", o.Score)
-	got, _ := o.Score.Float64s()
-	want, _ := g["output"].Float64s()
+	got, err := o.Score.Float64s()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := g["output"].Float64s()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i := range want {
 		bound := dl.MaxAbs/lgstStd + 1e-6*max(math.Abs(want[i]), 1)
 		if d := math.Abs(got[i] - want[i]); d > bound {
@@ -90,6 +96,13 @@ func checkOutputs(t *testing.T, o csad.Outputs, g map[string]*torch.Tensor, lgst
 		}
 	}
 }
+
+// Fast (channels-last) mode tolerances, as the README states them: the maps within 1e-6
+// absolute, the LGST score within 1e-6 relative (measured: 7.5e-8 and 1.7e-7).
+const (
+	fastMapTol   = 1e-6
+	fastScoreTol = 1e-6
+)
 
 // runGolden imports the reference checkpoint, runs the reference input in one batch and
 // compares: exact (bitwise) and channels-last (within tolerance, segmentation identical).
@@ -115,20 +128,34 @@ func runGolden(t *testing.T, pth, golden string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Run("exact", func(t *testing.T) { checkOutputs(t, net.Forward(x), g, lgstStd, true) })
+	forward := func(t *testing.T) csad.Outputs {
+		o, err := net.Forward(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	t.Run("exact", func(t *testing.T) { checkOutputs(t, forward(t), g, lgstStd, true) })
 	if err := net.UseChannelsLast(); err != nil {
 		t.Fatal(err)
 	}
-	t.Run("channels-last", func(t *testing.T) { checkOutputs(t, net.Forward(x), g, lgstStd, false) })
+	t.Run("channels-last", func(t *testing.T) { checkOutputs(t, forward(t), g, lgstStd, false) })
 	if err := s.Err(); err != nil {
 		t.Fatal(err)
 	}
 }
 
+// smallGolden is the reference's outputs for the committed reduced-width model, made on this
+// machine (testdata/gen_model_golden.py --outputs): LibTorch's CPU kernels round differently on
+// different instruction sets, in Python as in Go.
+func smallGolden(t *testing.T) string {
+	return filepath.Join(torchtest.GoldenDir(t, "../testdata", "gen_model_golden.py", "--outputs"), "model_small.safetensors")
+}
+
 // The reduced-width reference model (testdata/gen_model_golden.py) imports and scores like
 // PyTorch.
 func TestGoldenSmallModel(t *testing.T) {
-	runGolden(t, "../testdata/golden/model_small.pth", "../testdata/golden/model_small.safetensors")
+	runGolden(t, "../testdata/golden/model_small.pth", smallGolden(t))
 }
 
 // The paper-size model, generated on the fly by the reference script (about a minute).
@@ -146,7 +173,7 @@ func TestGoldenPaperModel(t *testing.T) {
 func TestGoldenPDNM(t *testing.T) {
 	s := torch.NewInferenceScope()
 	defer s.Close()
-	g, meta := torchtest.Golden(t, s, "../testdata/golden/model_small.safetensors")
+	g, meta := torchtest.Golden(t, s, smallGolden(t))
 	defer torchtest.UseGoldenThreads(t, meta)()
 	cfg, err := csad.ParseConfig([]byte(meta["pdn_config"]))
 	if err != nil {

@@ -10,7 +10,7 @@ import (
 
 // ImportUnified loads an official unified checkpoint (ckpt/pytorch_models/<category>.pth, a
 // plain state dict written by export_model.py) exactly as stored. Its teacher.proj.bias is the
-// random draw the official export left there (method spec §8.2 item 3); it is kept, because the
+// random draw the official export left there (docs/method.md#quirks); it is kept, because the
 // official scores were computed with it.
 func ImportUnified(path string) (*Network, error) {
 	s := torch.NewScope()

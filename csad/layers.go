@@ -20,7 +20,17 @@ type convBN struct {
 	bn   *nn.BatchNorm2d
 }
 
-func (c *convBN) forward(x *torch.Tensor) *torch.Tensor { return c.bn.Forward(c.conv.Forward(x)) }
+// forward runs the convolution, the normalisation and, with relu, a ReLU; only the result
+// survives the call.
+func (c *convBN) forward(x *torch.Tensor, relu bool) *torch.Tensor {
+	f := torch.NewFrame(x)
+	defer f.Close()
+	y := c.bn.Forward(c.conv.Forward(f.Use(x)))
+	if relu {
+		y = y.Relu()
+	}
+	return f.Return(y)
+}
 
 // convBnReLU is the segmentor's _ConvBnReLU: children "conv" and "bn".
 type convBnReLU struct {
@@ -37,10 +47,8 @@ func newConvBnReLU(in, out, k, pad, dil int64, relu bool) *convBnReLU {
 	return l
 }
 
-func (l *convBnReLU) Forward(x *torch.Tensor) *torch.Tensor {
-	y := l.cb.forward(x)
-	if l.relu {
-		y = y.Relu()
-	}
-	return y
-}
+func (l *convBnReLU) Forward(x *torch.Tensor) *torch.Tensor { return l.cb.forward(x, l.relu) }
+
+// relu returns y's ReLU and drops y: the convolution outputs of the LGST branch are its largest
+// tensors, and PyTorch frees each as soon as its activation exists.
+func relu(f *torch.Frame, y *torch.Tensor) *torch.Tensor { return f.Next(y, y.Relu()) }

@@ -20,19 +20,20 @@ func NewTeacherHead(cfg Config) *TeacherHead {
 	return t
 }
 
-// pooled is everything before the projection.
-func (t *TeacherHead) pooled(f [3]*torch.Tensor) *torch.Tensor {
-	return torch.Block(func(in []*torch.Tensor) []*torch.Tensor {
-		a := in[0].Interpolate(t.size, t.size, torch.Bilinear, false)
-		b := in[1].Interpolate(t.size, t.size, torch.Bilinear, false)
-		pool := torch.PoolOptions{Kernel: [2]int64{3, 3}, Stride: [2]int64{1, 1}, Padding: [2]int64{1, 1}}
-		return []*torch.Tensor{torch.Cat([]*torch.Tensor{a, b}, 1).AvgPool2d(pool)}
-	}, f[1], f[2])[0]
+// Forward returns the raw (unnormalised) teacher map of the layer2 and layer3 features.
+func (t *TeacherHead) Forward(feat Features) *torch.Tensor {
+	return t.Proj.Forward(t.Pooled(feat))
 }
 
-// Forward returns the raw (unnormalised) teacher map.
-func (t *TeacherHead) Forward(f [3]*torch.Tensor) *torch.Tensor {
-	return t.Proj.Forward(t.pooled(f))
+// Pooled is everything before the projection: layer2 and layer3 resized to the map size,
+// concatenated and 3×3 average-pooled.
+func (t *TeacherHead) Pooled(feat Features) *torch.Tensor {
+	f := torch.NewFrame(feat.Layer2, feat.Layer3)
+	defer f.Close()
+	a := f.Use(feat.Layer2).Interpolate(t.size, t.size, torch.Bilinear, false)
+	b := f.Use(feat.Layer3).Interpolate(t.size, t.size, torch.Bilinear, false)
+	pool := torch.PoolOptions{Kernel: [2]int64{3, 3}, Stride: [2]int64{1, 1}, Padding: [2]int64{1, 1}}
+	return f.Return(torch.Cat([]*torch.Tensor{a, b}, 1).AvgPool2d(pool))
 }
 
 var avg2 = torch.PoolOptions{Kernel: [2]int64{2, 2}, Stride: [2]int64{2, 2}, Padding: [2]int64{1, 1}}
@@ -53,14 +54,14 @@ func newPDNTrunk(m *nn.Module, cfg Config) pdnTrunk {
 	}
 }
 
-// steps are the trunk's layers, for torch.Chain.
-func (t *pdnTrunk) steps() []func(*torch.Tensor) *torch.Tensor {
-	return []func(*torch.Tensor) *torch.Tensor{
-		func(x *torch.Tensor) *torch.Tensor { return t.Conv1.Forward(x).Relu().AvgPool2d(avg2) },
-		func(x *torch.Tensor) *torch.Tensor { return t.Conv2.Forward(x).Relu().AvgPool2d(avg2) },
-		func(x *torch.Tensor) *torch.Tensor { return t.Conv3.Forward(x).Relu() },
-		func(x *torch.Tensor) *torch.Tensor { return t.Conv4.Forward(x).Relu() },
-	}
+// forward runs conv1..conv4, dropping each layer's input once the next has run.
+func (t *pdnTrunk) forward(f *torch.Frame, x *torch.Tensor) *torch.Tensor {
+	h := relu(f, t.Conv1.Forward(x))
+	h = f.Next(h, h.AvgPool2d(avg2))
+	h = f.Next(h, relu(f, t.Conv2.Forward(h)))
+	h = f.Next(h, h.AvgPool2d(avg2))
+	h = f.Next(h, relu(f, t.Conv3.Forward(h)))
+	return f.Next(h, relu(f, t.Conv4.Forward(h)))
 }
 
 // LocalStudent is the trainable local student (EfficientAD PDN-M trunk with two 1×1 heads).
@@ -85,11 +86,12 @@ func NewLocalStudent(cfg Config) *LocalStudent {
 
 // Forward returns the local (st) and global (ae) outputs.
 func (s *LocalStudent) Forward(x *torch.Tensor) (st, ae *torch.Tensor) {
-	h := torch.Chain(x, append(s.steps(),
-		func(x *torch.Tensor) *torch.Tensor { return s.Conv5.Forward(x).Relu() },
-		func(x *torch.Tensor) *torch.Tensor { return x.Interpolate(s.size, s.size, torch.Bilinear, false) })...)
-	defer h.Close()
-	return s.ConvST.Forward(h), s.ConvAE.Forward(h)
+	f := torch.NewFrame(x)
+	defer f.Close()
+	h := s.forward(f, f.Use(x))
+	h = f.Next(h, relu(f, s.Conv5.Forward(h)))
+	h = f.Next(h, h.Interpolate(s.size, s.size, torch.Bilinear, false))
+	return f.Return(s.ConvST.Forward(h)), f.Return(s.ConvAE.Forward(h))
 }
 
 // PDNM is EfficientAD's medium patch description network with a doubled output split into
@@ -113,13 +115,13 @@ func NewPDNM(cfg Config) *PDNM {
 
 // Forward returns the st and ae halves.
 func (p *PDNM) Forward(x *torch.Tensor) (st, ae *torch.Tensor) {
-	h := torch.Chain(x, append(p.steps(),
-		func(x *torch.Tensor) *torch.Tensor { return p.Conv5.Forward(x).Relu() },
-		func(x *torch.Tensor) *torch.Tensor {
-			return p.Conv6.Forward(x).Interpolate(p.size, p.size, torch.Bilinear, false)
-		})...)
-	defer h.Close()
-	return h.Narrow(1, 0, p.out), h.Narrow(1, p.out, p.out)
+	f := torch.NewFrame(x)
+	defer f.Close()
+	h := p.forward(f, f.Use(x))
+	h = f.Next(h, relu(f, p.Conv5.Forward(h)))
+	h = f.Next(h, p.Conv6.Forward(h))
+	h = f.Next(h, h.Interpolate(p.size, p.size, torch.Bilinear, false))
+	return f.Return(h.Narrow(1, 0, p.out)), f.Return(h.Narrow(1, p.out, p.out))
 }
 
 // AutoEncoder is the global branch's autoencoder (EfficientAD's, base_dim 64 → 512 channels).
@@ -155,24 +157,24 @@ func NewAutoEncoder(cfg Config) *AutoEncoder {
 	return a
 }
 
-// Forward reconstructs the teacher map from the image (eval mode: dropout is the identity).
+// Forward reconstructs the teacher map from the image; dropout is active in training mode.
 func (a *AutoEncoder) Forward(x *torch.Tensor) *torch.Tensor {
-	var steps []func(*torch.Tensor) *torch.Tensor
+	f := torch.NewFrame(x)
+	defer f.Close()
+	h := f.Use(x)
 	for i, c := range a.Enc {
-		if i < 5 {
-			steps = append(steps, func(x *torch.Tensor) *torch.Tensor { return c.Forward(x).Relu() })
+		if i < len(a.Enc)-1 {
+			h = f.Next(h, c.Forward(h).Relu())
 		} else {
-			steps = append(steps, c.Forward)
+			h = f.Next(h, c.Forward(h))
 		}
 	}
 	train := a.Training()
 	for i, size := range decoderSizes {
-		steps = append(steps, func(x *torch.Tensor) *torch.Tensor {
-			return a.Dec[i].Forward(x.Interpolate(size, size, torch.Bilinear, false)).Relu().Dropout(0.2, train)
-		})
+		h = f.Next(h, h.Interpolate(size, size, torch.Bilinear, false))
+		h = f.Next(h, a.Dec[i].Forward(h).Relu().Dropout(0.2, train))
 	}
-	steps = append(steps, func(x *torch.Tensor) *torch.Tensor {
-		return a.Dec[7].Forward(a.Dec[6].Forward(x.Interpolate(a.size, a.size, torch.Bilinear, false)).Relu())
-	})
-	return torch.Chain(x, steps...)
+	h = f.Next(h, h.Interpolate(a.size, a.size, torch.Bilinear, false))
+	h = f.Next(h, a.Dec[6].Forward(h).Relu())
+	return f.Return(a.Dec[7].Forward(h))
 }

@@ -35,6 +35,7 @@ func BenchmarkScoreMemory(b *testing.B) {
 	}
 	for range b.N {
 		score(200) // warm-up: allocator caches, Go heap
+		live := torch.Live()
 		debug.FreeOSMemory()
 		start := rssMiB()
 		for k := range 4 {
@@ -48,5 +49,11 @@ func BenchmarkScoreMemory(b *testing.B) {
 		b.ReportMetric(end, "MiB-rss-end")
 		b.ReportMetric(growth, "%-rss-growth")
 		fmt.Printf("score memory: RSS after warm-up %.1f MiB, after 2000 images %.1f MiB (%+.2f %%)\n", start, end, growth)
+		if growth > 5 {
+			b.Errorf("RSS grew %.2f %% over 2,000 images; the bar is 5 %%", growth)
+		}
+		if now := torch.Live(); now.Tensors != live.Tensors {
+			b.Errorf("live tensors %d after scoring, %d before: every call must free what it made", now.Tensors, live.Tensors)
+		}
 	}
 }

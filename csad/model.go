@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"math"
 	"sync"
 
 	"github.com/csad-go/csad/csad/imageproc"
@@ -20,7 +21,11 @@ type Options struct {
 	// patch-histogram score still identical. Without it every result is bit for bit what the
 	// official PyTorch model computes on the same LibTorch.
 	Fast bool
-	// MaxBatch caps the images per forward pass in ScoreBatch (default 8).
+	// MaxBatch caps the images per forward pass in ScoreBatch and ScoreFiles. The default, 1,
+	// scores every image alone, which is what makes results bit for bit those of the official
+	// model. Larger batches are faster per image on some machines, but LibTorch's convolutions
+	// split their work by batch size, so scores then differ by float32 rounding (≈1e-7) and,
+	// rarely, an argmax tie flips a segmentation pixel.
 	MaxBatch int
 }
 
@@ -49,8 +54,12 @@ func newModel(net *Network, h Header, opts Options) (*Model, error) {
 	if opts.Threads > 0 {
 		torch.SetNumThreads(opts.Threads)
 	}
-	if opts.MaxBatch <= 0 {
-		opts.MaxBatch = 8
+	if opts.MaxBatch < 0 {
+		net.Close()
+		return nil, fmt.Errorf("csad: MaxBatch %d is negative", opts.MaxBatch)
+	}
+	if opts.MaxBatch == 0 {
+		opts.MaxBatch = 1
 	}
 	if opts.Fast {
 		if err := net.UseChannelsLast(); err != nil {
@@ -102,6 +111,10 @@ const MapSize = 64
 // ErrClosed is returned by calls on a closed Model.
 var ErrClosed = errors.New("csad: model is closed")
 
+// ErrNonFinite marks an image whose score came out NaN or infinite: the model's weights or
+// normalisers are not finite (a damaged or badly trained model), never a property of the image.
+var ErrNonFinite = errors.New("score is not finite (NaN or ±Inf): the model's weights or normalisers are damaged; re-train or re-import it")
+
 // Score scores one image.
 func (m *Model) Score(ctx context.Context, img image.Image) (*Result, error) {
 	rs, err := m.ScoreBatch(ctx, []image.Image{img})
@@ -111,8 +124,9 @@ func (m *Model) Score(ctx context.Context, img image.Image) (*Result, error) {
 	return rs[0], nil
 }
 
-// ScoreBatch scores images in forward passes of up to Options.MaxBatch images. Results are in
-// input order and identical to scoring each image alone.
+// ScoreBatch scores images in forward passes of up to Options.MaxBatch images, results in input
+// order. An image whose score is not finite fails the call with an error wrapping ErrNonFinite
+// that names it; ScoreFiles reports such images one by one instead.
 func (m *Model) ScoreBatch(ctx context.Context, imgs []image.Image) ([]*Result, error) {
 	out := make([]*Result, 0, len(imgs))
 	for start := 0; start < len(imgs); start += m.opts.MaxBatch {
@@ -120,85 +134,99 @@ func (m *Model) ScoreBatch(ctx context.Context, imgs []image.Image) ([]*Result, 
 			return nil, err
 		}
 		end := min(start+m.opts.MaxBatch, len(imgs))
-		rs, err := m.scoreChunk(imgs[start:end])
+		rs, errs, err := m.scoreChunk(imgs[start:end])
 		if err != nil {
 			return nil, err
+		}
+		for i, e := range errs {
+			if e != nil {
+				return nil, fmt.Errorf("csad: image %d: %w", start+i, e)
+			}
 		}
 		out = append(out, rs...)
 	}
 	return out, nil
 }
 
-func (m *Model) scoreChunk(imgs []image.Image) ([]*Result, error) {
+// scoreChunk runs one forward pass; errs[i] is set for an image whose result is unusable.
+func (m *Model) scoreChunk(imgs []image.Image) (rs []*Result, errs []error, err error) {
 	size := m.header.Config.ImageSize
 	n := int64(len(imgs))
 	buf := make([]float32, 0, n*3*size*size)
 	for i, img := range imgs {
 		if img == nil {
-			return nil, fmt.Errorf("csad: image %d is nil", i)
+			return nil, nil, fmt.Errorf("csad: image %d is nil", i)
 		}
 		buf = append(buf, imageproc.Preprocess(img, int(size))...)
 	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	if m.net == nil {
-		return nil, ErrClosed
+		return nil, nil, ErrClosed
 	}
 	s := torch.NewInferenceScope()
 	defer s.Close()
-	x := torch.FromSlice(s, buf, n, 3, size, size)
-	o := m.net.Forward(x)
-	return collect(s, o, imgs)
+	o, err := m.net.Forward(torch.FromSlice(s, buf, n, 3, size, size))
+	if err != nil {
+		return nil, nil, err
+	}
+	return collect(o, imgs)
 }
 
-// ScoreTensor runs the network on a preprocessed batch (B, 3, 256, 256) and returns the raw
-// outputs, owned by x's scope. For callers that prepare their own tensors.
+// ScoreTensor runs the network on a preprocessed batch (B, 3, S, S) that belongs to a scope and
+// returns the raw outputs, owned by that scope. For callers that prepare their own tensors.
 func (m *Model) ScoreTensor(x *torch.Tensor) (Outputs, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	if m.net == nil {
 		return Outputs{}, ErrClosed
 	}
-	o := m.net.Forward(x)
-	return o, o.Score.Err()
+	return m.net.Forward(x)
 }
 
 // collect copies the outputs into Results and resizes the maps to each image.
-func collect(s *torch.Scope, o Outputs, imgs []image.Image) ([]*Result, error) {
+func collect(o Outputs, imgs []image.Image) ([]*Result, []error, error) {
 	score, err := o.Score.Float64s()
 	if err != nil {
-		return nil, fmt.Errorf("csad: forward: %w", err)
+		return nil, nil, fmt.Errorf("csad: forward: %w", err)
 	}
 	lgst, err := o.LGST.Float64s()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ph, err := o.PatchHist.Float64s()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	local, err := o.Local.Float32s()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	global, err := o.Global.Float32s()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	labels, err := o.Labels.To(torch.Uint8).Bytes()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	if len(score) != len(imgs) || len(local) != len(imgs)*MapSize*MapSize || len(labels)%len(imgs) != 0 {
+		return nil, nil, fmt.Errorf("csad: forward returned %d scores and %d map values for %d images", len(score), len(local), len(imgs))
 	}
 	combined := o.Local.Add(o.Global).Unsqueeze(1)
+	defer combined.Close()
 	const mm = MapSize * MapSize
 	seg := len(labels) / len(imgs)
 	rs := make([]*Result, len(imgs))
+	errs := make([]error, len(imgs))
 	for i, img := range imgs {
 		b := img.Bounds()
 		w, h := b.Dx(), b.Dy()
-		amap, err := combined.Narrow(0, int64(i), 1).Interpolate(int64(h), int64(w), torch.Bilinear, false).Float32s()
+		up := combined.Narrow(0, int64(i), 1).Interpolate(int64(h), int64(w), torch.Bilinear, false)
+		amap, err := up.Float32s()
+		up.Close()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		rs[i] = &Result{
 			Score: score[i], LGST: lgst[i], PatchHist: ph[i],
@@ -206,9 +234,14 @@ func collect(s *torch.Scope, o Outputs, imgs []image.Image) ([]*Result, error) {
 			AnomalyMap: amap, Width: w, Height: h,
 			Segmentation: labels[i*seg : (i+1)*seg],
 		}
+		if !finite(score[i]) || !finite(lgst[i]) || !finite(ph[i]) {
+			errs[i] = ErrNonFinite
+		}
 	}
-	return rs, s.Err()
+	return rs, errs, nil
 }
+
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
 // FileResult is the outcome for one image file: a Result, or the error that kept it from being
 // scored (the other files are scored regardless).
@@ -246,14 +279,23 @@ func (m *Model) ScoreFiles(ctx context.Context, paths []string) []FileResult {
 		if len(imgs) == 0 {
 			continue
 		}
-		rs, err := m.ScoreBatch(ctx, imgs)
-		for j, i := range idx {
-			if err != nil {
-				out[i].Err = fmt.Errorf("csad: score %s: %w", paths[i], err)
-				continue
-			}
+		m.scoreFiles(imgs, idx, out)
+	}
+	return out
+}
+
+// scoreFiles scores decoded images in forward passes of Options.MaxBatch and files each result
+// or error under its index.
+func (m *Model) scoreFiles(imgs []image.Image, idx []int, out []FileResult) {
+	rs, errs, err := m.scoreChunk(imgs)
+	for j, i := range idx {
+		switch {
+		case err != nil:
+			out[i].Err = fmt.Errorf("csad: score %s: %w", out[i].Path, err)
+		case errs[j] != nil:
+			out[i].Err = fmt.Errorf("csad: score %s: %w", out[i].Path, errs[j])
+		default:
 			out[i].Result = rs[j]
 		}
 	}
-	return out
 }

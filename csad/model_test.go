@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"image"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,7 +48,10 @@ func testImages(t testing.TB, n int) []image.Image {
 	if err := synth.Generate(dir, "box", opt); err != nil {
 		t.Fatal(err)
 	}
-	files, _ := filepath.Glob(filepath.Join(dir, "box", "train", "good", "*.png"))
+	files, err := filepath.Glob(filepath.Join(dir, "box", "train", "good", "*.png"))
+	if err != nil || len(files) < n {
+		t.Fatalf("generated %d images (%v), want %d", len(files), err, n)
+	}
 	var imgs []image.Image
 	for _, f := range files[:n] {
 		img, err := imageproc.Load(f)
@@ -81,8 +85,14 @@ func TestModelFileRoundTrip(t *testing.T) {
 	defer ref.Close()
 	got := nn.StateDict(m.Network())
 	for i, n := range nn.StateDict(ref) {
-		a, _ := n.Tensor.Bytes()
-		b, _ := got[i].Tensor.Bytes()
+		a, err := n.Tensor.Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := got[i].Tensor.Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if got[i].Name != n.Name || string(a) != string(b) {
 			t.Fatalf("tensor %s changed through the model file", n.Name)
 		}
@@ -92,12 +102,14 @@ func TestModelFileRoundTrip(t *testing.T) {
 func TestModelFileErrors(t *testing.T) {
 	dir := t.TempDir()
 	garbage := filepath.Join(dir, "garbage.csad")
-	os.WriteFile(garbage, []byte("not a model"), 0o644)
+	if err := os.WriteFile(garbage, []byte("not a model"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct{ path, want string }{
 		{filepath.Join(dir, "missing.csad"), "no such file"},
 		{garbage, "garbage.csad"},
 		{"../testdata/golden/model_small.pth", "not a .csad file"},
-		{"../testdata/golden/ops.safetensors", "no csad header"},
+		{"../testdata/checkpoint/tensors.safetensors", "no csad header"},
 	}
 	for _, c := range cases {
 		_, err := csad.Load(c.path, csad.Options{})
@@ -105,28 +117,55 @@ func TestModelFileErrors(t *testing.T) {
 			t.Errorf("Load(%s) = %v, want an error mentioning %q", c.path, err, c.want)
 		}
 	}
-	// A header that promises 6 classes over 5-class weights names every mis-shaped key.
+	// A header that promises 6 classes over 5-class weights is refused before anything is
+	// allocated, naming the field.
 	net, err := csad.ImportUnified("../testdata/golden/model_small.pth")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer net.Close()
-	h, _ := csad.NewHeader(net, "x", csad.Provenance{})
-	h.Config.Segmentor.Classes = 6
-	hb, _ := json.Marshal(h)
+	h, err := csad.NewHeader(net, "x", csad.Provenance{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h6 := h
+	h6.Config.Segmentor.Classes = 6
+	hb, err := json.Marshal(h6)
+	if err != nil {
+		t.Fatal(err)
+	}
 	wrong := filepath.Join(dir, "wrong.csad")
 	if err := torch.SaveTensorsMeta(wrong, nn.StateDict(net), map[string]string{"csad": string(hb)}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err = csad.Load(wrong, csad.Options{}); err == nil || !strings.Contains(err.Error(), "segmentor.classes 6 ≠ 5") {
+		t.Errorf("loading a header that does not match the weights: %v", err)
+	}
+	// A consistent header over one mis-shaped tensor names the key.
+	hb, err = json.Marshal(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := torch.NewScope()
+	defer s.Close()
+	var sd []torch.Named
+	for _, n := range nn.StateDict(net) {
+		if n.Name == "patch_hist_detector.hist_invcov" {
+			n.Tensor = torch.Zeros(s, []int64{4, 4}, torch.Float32)
+		}
+		sd = append(sd, n)
+	}
+	if err := torch.SaveTensorsMeta(wrong, sd, map[string]string{"csad": string(hb)}); err != nil {
+		t.Fatal(err)
+	}
 	_, err = csad.Load(wrong, csad.Options{})
-	for _, want := range []string{"shape mismatch", "segmentor.fc2.conv3.weight: checkpoint [5 8 1 1] vs model [6 8 1 1]",
-		"patch_hist_detector.hist_invcov: checkpoint [5 5] vs model [6 6]"} {
+	for _, want := range []string{"shape mismatch", "patch_hist_detector.hist_invcov: checkpoint [4 4] vs model [5 5]"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("loading mis-shaped weights: %v; want it to mention %q", err, want)
 		}
 	}
 	// A checkpoint of something else is refused with the reason.
-	if _, err := csad.ImportUnified("../testdata/golden/adam_state.pth"); err == nil ||
+	if _, err := csad.ImportUnified("../testdata/checkpoint/optimizer.pt"); err == nil ||
 		!strings.Contains(err.Error(), "param_groups") {
 		t.Errorf("importing an optimizer state: %v", err)
 	}
@@ -137,7 +176,8 @@ func TestModelFileErrors(t *testing.T) {
 	}
 }
 
-// Scoring in a batch gives what scoring each image alone gives, and a closed model refuses work.
+// Scoring in an explicit batch gives what scoring each image alone gives up to float32 rounding,
+// and a closed model refuses work.
 func TestScoreBatchMatchesSingles(t *testing.T) {
 	m, err := csad.Load(smallModelFile(t), csad.Options{MaxBatch: 3})
 	if err != nil {
@@ -158,8 +198,16 @@ func TestScoreBatchMatchesSingles(t *testing.T) {
 		if rel := relDiff(r.Score, batch[i].Score); rel > 1e-5 {
 			t.Errorf("image %d: alone %v, in a batch %v", i, r.Score, batch[i].Score)
 		}
-		if string(r.Segmentation) != string(batch[i].Segmentation) {
-			t.Errorf("image %d: segmentation differs between batch and single", i)
+		// ...and the segmentation argmax may flip where two classes are within that rounding:
+		// at most 0.1 % of the pixels.
+		diff := 0
+		for k := range r.Segmentation {
+			if r.Segmentation[k] != batch[i].Segmentation[k] {
+				diff++
+			}
+		}
+		if diff*1000 > len(r.Segmentation) {
+			t.Errorf("image %d: %d of %d segmentation pixels differ between batch and single", i, diff, len(r.Segmentation))
 		}
 		b := img.Bounds()
 		if r.Width != b.Dx() || r.Height != b.Dy() || len(r.AnomalyMap) != b.Dx()*b.Dy() ||
@@ -241,9 +289,14 @@ func TestScoreFilesBadInput(t *testing.T) {
 	if err := imageproc.WritePNG(good, testImages(t, 1)[0]); err != nil {
 		t.Fatal(err)
 	}
-	data, _ := os.ReadFile(good)
+	data, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
 	truncated := filepath.Join(dir, "truncated.png")
-	os.WriteFile(truncated, data[:len(data)/2], 0o644)
+	if err := os.WriteFile(truncated, data[:len(data)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
 	rs := m.ScoreFiles(context.Background(), []string{truncated, good, filepath.Join(dir, "missing.png")})
 	if rs[0].Err == nil || !strings.Contains(rs[0].Err.Error(), "truncated.png") {
 		t.Errorf("truncated file: %v", rs[0].Err)
@@ -253,5 +306,56 @@ func TestScoreFilesBadInput(t *testing.T) {
 	}
 	if rs[2].Err == nil || !strings.Contains(rs[2].Err.Error(), "missing.png") {
 		t.Errorf("missing file: %v", rs[2].Err)
+	}
+}
+
+// A model whose normalisers are NaN gives NaN scores: that is every image's error, named, never
+// a number.
+func TestNonFiniteScoreIsAnError(t *testing.T) {
+	m, err := csad.Load(smallModelFile(t), csad.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if err := m.Network().LGSTStd.FillInPlace(math.NaN()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	p := filepath.Join(dir, "img.png")
+	if err := imageproc.WritePNG(p, testImages(t, 1)[0]); err != nil {
+		t.Fatal(err)
+	}
+	rs := m.ScoreFiles(context.Background(), []string{p})
+	if !errors.Is(rs[0].Err, csad.ErrNonFinite) || !strings.Contains(rs[0].Err.Error(), "img.png") {
+		t.Errorf("NaN score reported as %v", rs[0].Err)
+	}
+	if _, err := m.Score(context.Background(), rs[0].Image); !errors.Is(err, csad.ErrNonFinite) {
+		t.Errorf("Score with NaN normalisers: %v", err)
+	}
+}
+
+// By default every image is scored alone, so batch scoring is bit for bit single scoring.
+func TestDefaultBatchIsExact(t *testing.T) {
+	m, err := csad.Load(smallModelFile(t), csad.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	imgs := testImages(t, 3)
+	batch, err := m.ScoreBatch(context.Background(), imgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, img := range imgs {
+		r, err := m.Score(context.Background(), img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Score != batch[i].Score || r.LGST != batch[i].LGST || string(r.Segmentation) != string(batch[i].Segmentation) {
+			t.Errorf("image %d: ScoreBatch %v, Score %v: the default must score one image per forward pass", i, batch[i].Score, r.Score)
+		}
+	}
+	if _, err := csad.Load(smallModelFile(t), csad.Options{MaxBatch: -1}); err == nil {
+		t.Error("a negative MaxBatch is accepted")
 	}
 }

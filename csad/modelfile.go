@@ -88,25 +88,23 @@ func SaveModel(path string, net *Network, h Header) error {
 }
 
 // LoadModel reads a .csad file: the header, then a network of the header's config whose every
-// tensor must be present with the right shape (the error names each bad key).
+// tensor must be present with the right shape (the error names each bad key). The header is
+// checked against the stored tensors' shapes before the network is allocated, so a damaged or
+// hostile header cannot make the loader allocate more than the file holds.
 func LoadModel(path string) (*Network, Header, error) {
-	var h Header
 	s := torch.NewScope()
 	defer s.Close()
 	ts, meta, err := torch.LoadTensorsMeta(s, path)
 	if err != nil {
-		return nil, h, fmt.Errorf("csad: load model %s: %w (is it a .csad file? convert checkpoints with 'csad import')", path, err)
+		return nil, Header{}, fmt.Errorf("csad: load model %s: %w (is it a .csad file? convert checkpoints with 'csad import')", path, err)
 	}
 	raw, ok := meta["csad"]
 	if !ok {
-		return nil, h, fmt.Errorf("csad: load model %s: no csad header: not a .csad file (convert checkpoints with 'csad import')", path)
+		return nil, Header{}, fmt.Errorf("csad: load model %s: no csad header: not a .csad file (convert checkpoints with 'csad import')", path)
 	}
-	if err := json.Unmarshal([]byte(raw), &h); err != nil {
-		return nil, h, fmt.Errorf("csad: load model %s: bad header: %w", path, err)
-	}
-	if h.Format != ModelFormat || h.Version < 1 || h.Version > ModelVersion {
-		return nil, h, fmt.Errorf("csad: load model %s: format %q version %d; this build reads %s versions 1..%d",
-			path, h.Format, h.Version, ModelFormat, ModelVersion)
+	h, err := checkHeader([]byte(raw), shapesOf(ts))
+	if err != nil {
+		return nil, h, fmt.Errorf("csad: load model %s: %w", path, err)
 	}
 	net, err := NewNetwork(h.Config)
 	if err != nil {
@@ -117,6 +115,39 @@ func LoadModel(path string) (*Network, Header, error) {
 		return nil, h, fmt.Errorf("csad: load model %s: %w", path, err)
 	}
 	return net, h, nil
+}
+
+// checkHeader parses a model header and checks it against the shapes of the stored tensors.
+// Pure Go, so it is fuzzed without LibTorch.
+func checkHeader(raw []byte, sh shapes) (Header, error) {
+	var h Header
+	if err := json.Unmarshal(raw, &h); err != nil {
+		return h, fmt.Errorf("bad header: %w", err)
+	}
+	if h.Format != ModelFormat || h.Version < 1 || h.Version > ModelVersion {
+		return h, fmt.Errorf("format %q version %d; this build reads %s versions 1..%d", h.Format, h.Version, ModelFormat, ModelVersion)
+	}
+	if err := h.Config.Validate(); err != nil {
+		return h, fmt.Errorf("header: %w", err)
+	}
+	stored, err := inferConfig(sh)
+	if err != nil {
+		return h, fmt.Errorf("weights: %w", err)
+	}
+	// The dilations are the one size the tensors do not carry.
+	stored.Segmentor.Dilations = h.Config.Segmentor.Dilations
+	if d := h.Config.mismatches(stored); len(d) > 0 {
+		return h, fmt.Errorf("header config does not match the stored weights (header ≠ weights): %s", strings.Join(d, ", "))
+	}
+	return h, nil
+}
+
+func shapesOf(ts []torch.Named) shapes {
+	s := shapes{}
+	for _, n := range ts {
+		s[n.Name] = n.Tensor.Shape()
+	}
+	return s
 }
 
 // shapes maps state-dict names to shapes.
@@ -135,11 +166,9 @@ func (s shapes) dim(name string, i int) (int64, error) {
 
 // InferConfig derives the sizes of a unified checkpoint from its tensor shapes, so paper-size
 // and reduced checkpoints import alike. The ASPP dilations are not stored; they are the paper's.
-func InferConfig(ts []torch.Named) (Config, error) {
-	s := shapes{}
-	for _, n := range ts {
-		s[n.Name] = n.Tensor.Shape()
-	}
+func InferConfig(ts []torch.Named) (Config, error) { return inferConfig(shapesOf(ts)) }
+
+func inferConfig(s shapes) (Config, error) {
 	var c Config
 	var errs []string
 	get := func(dst *int64, name string, i int) {
@@ -153,7 +182,7 @@ func InferConfig(ts []torch.Named) (Config, error) {
 	get(&c.Encoder.Stem, "encoder.conv1.weight", 0)
 	for l := 1; l <= 3; l++ {
 		var blocks int64
-		for ; ; blocks++ {
+		for ; blocks <= maxBlocks; blocks++ {
 			if _, ok := s[fmt.Sprintf("encoder.layer%d.%d.conv1.weight", l, blocks)]; !ok {
 				break
 			}

@@ -49,7 +49,7 @@ func NewNetwork(cfg Config) (*Network, error) {
 	n.Student = nn.RegisterModule(m, "local_st", NewLocalStudent(cfg))
 	n.AE = nn.RegisterModule(m, "autoencoder", NewAutoEncoder(cfg))
 	n.Segmentor = nn.RegisterModule(m, "segmentor", NewSegmentor(cfg))
-	n.Detector = nn.RegisterModule(m, "patch_hist_detector", NewPatchHistDetector(cfg.Segmentor.Classes))
+	n.Detector = nn.RegisterModule(m, "patch_hist_detector", NewPatchHistDetector(cfg.Segmentor.Classes, cfg.ImageSize))
 	nn.SetTraining(n, false)
 	if err := nn.Err(n); err != nil {
 		n.Close()
@@ -73,46 +73,91 @@ type Outputs struct {
 	Labels    *torch.Tensor // (B, 256, 256) int64 component segmentation
 }
 
-// Forward scores a preprocessed batch x (B, 3, 256, 256) as §7.2 of the method describes. x must
-// belong to a scope: the results and every intermediate live there.
-func (n *Network) Forward(x *torch.Tensor) Outputs {
-	f := n.Encoder.Forward(x)
-	var o Outputs
-	logits := n.Segmentor.Forward(f)
-	o.PatchHist, o.Labels, o.D256, o.D128 = n.Detector.Forward(logits)
-	logits.Close()
-	pooled, xl := n.Teacher.pooled(f), x
-	for _, t := range f {
-		t.Close()
+// Forward scores a preprocessed batch x (B, 3, S, S), S the image size, as the official unified
+// model does (docs/method.md#unified-forward). x must belong to a scope: the outputs go there,
+// every intermediate is freed before Forward returns. A failed operation anywhere (out of memory,
+// a mis-shaped input) comes back as the error, with no outputs.
+func (n *Network) Forward(x *torch.Tensor) (Outputs, error) {
+	f := torch.NewFrame(x)
+	defer f.Close()
+	if err := f.Err(); err != nil {
+		return Outputs{}, fmt.Errorf("csad: forward: %w", err)
 	}
+	if err := n.checkInput(x); err != nil {
+		return Outputs{}, err
+	}
+	batch, err := x.Size(0)
+	if err != nil {
+		return Outputs{}, fmt.Errorf("csad: forward: %w", err)
+	}
+	x = f.Use(x)
+	feat := n.Encoder.Forward(x)
+	ph := n.Detector.Forward(n.Segmentor.Forward(feat), batch)
+	pooled := n.Teacher.Pooled(feat)
+	xl := x
 	if n.channelsLast {
-		pooled = torch.Chain(pooled, func(p *torch.Tensor) *torch.Tensor { return p.ContiguousAs(torch.ChannelsLast) })
-		xl = x.ContiguousAs(torch.ChannelsLast)
+		pooled, xl = pooled.ContiguousAs(torch.ChannelsLast), x.ContiguousAs(torch.ChannelsLast)
 	}
-	t := torch.Chain(pooled, func(p *torch.Tensor) *torch.Tensor {
-		return n.Teacher.Proj.Forward(p).Sub(n.TeacherMean).Div(n.TeacherStd)
-	})
-	pooled.Close()
+	t := n.Teacher.Proj.Forward(pooled).Sub(f.Use(n.TeacherMean)).Div(f.Use(n.TeacherStd))
 	st, ae := n.Student.Forward(xl)
 	a := n.AE.Forward(xl)
-	if xl != x {
-		xl.Close()
+
+	// The local map compares the student with the teacher, the global one with the autoencoder;
+	// each is normalised by its validation quantiles.
+	ml := t.Sub(st).Pow(2).MeanDims([]int64{1}, false)
+	mg := ae.Sub(a).Pow(2).MeanDims([]int64{1}, false)
+	qst0, qae0 := f.Use(n.QSTStart), f.Use(n.QAEStart)
+	local := ml.Sub(qst0).MulScalar(0.1).Div(f.Use(n.QSTEnd).Sub(qst0))
+	global := mg.Sub(qae0).MulScalar(0.1).Div(f.Use(n.QAEEnd).Sub(qae0))
+	lgst := local.Add(global).Amax([]int64{1, 2}, false)
+	score := lgst.Sub(f.Use(n.LGSTMean)).Div(f.Use(n.LGSTStd)).
+		Add(ph.Score.Sub(f.Use(n.PatchHistMean)).Div(f.Use(n.PatchHistStd)))
+
+	o := Outputs{
+		Score: f.Return(score), LGST: f.Return(lgst), PatchHist: f.Return(ph.Score),
+		D256: f.Return(ph.D256), D128: f.Return(ph.D128),
+		Local: f.Return(local), Global: f.Return(global), Labels: f.Return(ph.Labels),
 	}
-	sqDiffMean := func(in []*torch.Tensor) []*torch.Tensor {
-		return []*torch.Tensor{in[0].Sub(in[1]).Pow(2).MeanDims([]int64{1}, false)}
+	if err := o.err(); err != nil {
+		o.Close()
+		return Outputs{}, fmt.Errorf("csad: forward: %w", err)
 	}
-	ml := torch.Block(sqDiffMean, t, st)[0]
-	mg := torch.Block(sqDiffMean, ae, a)[0]
-	for _, t := range []*torch.Tensor{t, st, ae, a} {
+	return o, nil
+}
+
+// checkInput validates x's shape before anything is allocated for it.
+func (n *Network) checkInput(x *torch.Tensor) error {
+	if err := x.Err(); err != nil {
+		return fmt.Errorf("csad: forward: input: %w", err)
+	}
+	sh, s := x.Shape(), n.cfg.ImageSize
+	if len(sh) != 4 || sh[0] < 1 || sh[1] != 3 || sh[2] != s || sh[3] != s {
+		return fmt.Errorf("csad: forward: input has shape %v, want (B, 3, %d, %d) with B ≥ 1: preprocess images with imageproc.Preprocess", sh, s, s)
+	}
+	if x.DType() != torch.Float32 {
+		return fmt.Errorf("csad: forward: input has dtype %v, want float32", x.DType())
+	}
+	return nil
+}
+
+func (o Outputs) tensors() []*torch.Tensor {
+	return []*torch.Tensor{o.Score, o.LGST, o.PatchHist, o.D256, o.D128, o.Local, o.Global, o.Labels}
+}
+
+func (o Outputs) err() error {
+	for _, t := range o.tensors() {
+		if err := t.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close frees the outputs (they also go when their scope closes).
+func (o Outputs) Close() {
+	for _, t := range o.tensors() {
 		t.Close()
 	}
-	// Operations on weights alone belong to no scope; x's scope takes them.
-	own := x.Scope().Own
-	o.Local = ml.Sub(n.QSTStart).MulScalar(0.1).Div(own(n.QSTEnd.Sub(n.QSTStart)))
-	o.Global = mg.Sub(n.QAEStart).MulScalar(0.1).Div(own(n.QAEEnd.Sub(n.QAEStart)))
-	o.LGST = o.Local.Add(o.Global).Amax([]int64{1, 2}, false)
-	o.Score = o.LGST.Sub(n.LGSTMean).Div(n.LGSTStd).Add(o.PatchHist.Sub(n.PatchHistMean).Div(n.PatchHistStd))
-	return o
 }
 
 // UseChannelsLast re-lays the weights of the LGST branch (teacher projection, student,
@@ -130,11 +175,19 @@ func (n *Network) UseChannelsLast() error {
 		n.Student.Conv5, n.Student.ConvST, n.Student.ConvAE)
 	convs = append(convs, n.AE.Enc[:]...)
 	convs = append(convs, n.AE.Dec[:]...)
+	// The copy is made without recording history: a weight that came out of an autograd
+	// operation would no longer be a leaf, and training could not update it.
+	s := torch.NewNoGradScope()
+	defer s.Close()
 	for _, c := range convs {
-		cl := c.Weight.ContiguousAs(torch.ChannelsLast)
-		err := c.Weight.ReplaceWith(cl)
-		cl.Close()
-		if err != nil {
+		cl := c.Weight.Share(s).ContiguousAs(torch.ChannelsLast)
+		if c.Weight.RequiresGrad() {
+			cl = cl.SetRequiresGrad(true)
+		}
+		if err := cl.Err(); err != nil {
+			return fmt.Errorf("csad: channels-last weights: %w", err)
+		}
+		if err := c.Weight.ReplaceWith(cl); err != nil {
 			return fmt.Errorf("csad: channels-last weights: %w", err)
 		}
 	}
@@ -162,21 +215,35 @@ func NewInitialised(cfg Config, seed uint64) (*Network, error) {
 		net.Close()
 		return nil, err
 	}
+	// In-place initialisation of parameters that require gradients must not be recorded:
+	// handles in a no-grad scope write the same tensors outside autograd, as torch.no_grad().
+	ns := torch.NewNoGradScope()
+	defer ns.Close()
 	sd := nn.StateDict(net)
 	byName := make(map[string]*torch.Tensor, len(sd))
-	for _, p := range sd {
-		byName[p.Name] = p.Tensor
+	for i, p := range sd {
+		sd[i].Tensor = p.Tensor.Share(ns)
+		byName[p.Name] = sd[i].Tensor
 	}
 	for _, p := range sd {
 		name, t := p.Name, p.Tensor
+		var err error
 		switch {
 		case strings.HasSuffix(name, ".weight") && t.Dim() == 4:
-			nn.DefaultInit(t, byName[strings.TrimSuffix(name, ".weight")+".bias"])
+			err = nn.DefaultInit(t, byName[strings.TrimSuffix(name, ".weight")+".bias"])
 		case strings.HasSuffix(name, ".weight") && t.Dim() == 1, // BatchNorm scale
 			strings.HasSuffix(name, "running_var"), strings.HasSuffix(name, "_std"),
 			name == "q_st_end", name == "q_ae_end":
-			t.FillInPlace(1)
+			err = t.FillInPlace(1).Err()
+		}
+		if err != nil {
+			net.Close()
+			return nil, fmt.Errorf("csad: initialise %s: %w", name, err)
 		}
 	}
-	return net, nn.Err(net)
+	if err := nn.Err(net); err != nil {
+		net.Close()
+		return nil, err
+	}
+	return net, nil
 }

@@ -42,17 +42,13 @@ func NewSegmentor(cfg Config) *Segmentor {
 	return s
 }
 
-// Forward returns logits (B, N, size, size); its intermediates are freed on return.
-func (s *Segmentor) Forward(f [3]*torch.Tensor) *torch.Tensor {
-	return torch.Block(func(in []*torch.Tensor) []*torch.Tensor {
-		return []*torch.Tensor{s.forward(in[0], in[1])}
-	}, f[0], f[2])[0]
-}
-
-func (s *Segmentor) forward(f0, f2 *torch.Tensor) *torch.Tensor {
-	r := s.reduce.Forward(f0)
+// Forward returns logits (B, N, size, size) for the layer1 and layer3 features.
+func (s *Segmentor) Forward(feat Features) *torch.Tensor {
+	f := torch.NewFrame(feat.Layer1, feat.Layer3)
+	defer f.Close()
+	r := s.reduce.Forward(f.Use(feat.Layer1))
 	q, h := s.size/16, s.size/4
-	x3 := f2.Interpolate(q, q, torch.Bilinear, false)
+	x3 := f.Use(feat.Layer3).Interpolate(q, q, torch.Bilinear, false)
 	stages := make([]*torch.Tensor, 0, 5)
 	for _, c := range s.aspp {
 		stages = append(stages, c.Forward(x3))
@@ -62,7 +58,7 @@ func (s *Segmentor) forward(f0, f2 *torch.Tensor) *torch.Tensor {
 	x := s.fc1.Forward(torch.Cat(stages, 1)).Interpolate(h, h, torch.Bilinear, false)
 	x = torch.Cat([]*torch.Tensor{x, r}, 1)
 	x = s.fc2c3.Forward(s.fc2c2.Forward(s.fc2c1.Forward(x)))
-	return x.Interpolate(s.size, s.size, torch.Bilinear, false)
+	return f.Return(x.Interpolate(s.size, s.size, torch.Bilinear, false))
 }
 
 // PatchHistDetector is the export-time FixedPatchClassDetector: class-area histograms of the
@@ -72,12 +68,12 @@ type PatchHistDetector struct {
 	nn.Module
 	HistMean, HistInvCov, PatchHistMean, PatchHistInvCov       *torch.Tensor
 	HistValMean, HistValStd, PatchHistValMean, PatchHistValStd *torch.Tensor
-	classes                                                    int64
+	classes, size                                              int64
 }
 
 // NewPatchHistDetector allocates the detector's statistics for n classes.
-func NewPatchHistDetector(n int64) *PatchHistDetector {
-	d := &PatchHistDetector{classes: n}
+func NewPatchHistDetector(n, size int64) *PatchHistDetector {
+	d := &PatchHistDetector{classes: n, size: size}
 	m := &d.Module
 	z := func(shape ...int64) *torch.Tensor { return torch.Zeros(nil, shape, torch.Float32) }
 	d.HistMean = m.RegisterBuffer("hist_mean", z(n, 1))
@@ -91,37 +87,55 @@ func NewPatchHistDetector(n int64) *PatchHistDetector {
 	return d
 }
 
-// histogram is the class-area fraction of every class (background included) per sample.
+// PatchHist is the detector's result per sample.
+type PatchHist struct {
+	Score      *torch.Tensor // (B) z(d256) + z(d128)
+	Labels     *torch.Tensor // (B, H, W) int64 argmax of the logits
+	D256, D128 *torch.Tensor // (B) Mahalanobis distances of the whole-image and quadrant histograms
+}
+
+// histogram is the class-area fraction of every class (background included) per sample, (B, N).
 func (d *PatchHistDetector) histogram(labels *torch.Tensor) *torch.Tensor {
 	return labels.OneHot(d.classes).To(torch.Float32).MeanDims([]int64{1, 2}, false)
 }
 
-// mahalanobis is √(δᵀ Σ⁺ δ) per sample, δ = h − μ, batched.
-func mahalanobis(h, mean, invcov *torch.Tensor) *torch.Tensor {
-	delta := h.Sub(h.Scope().Own(mean.Reshape(1, -1)))
-	q := delta.Unsqueeze(1).Matmul(invcov).Matmul(delta.Unsqueeze(2))
-	return q.Reshape(-1).Sqrt()
-}
-
-// Forward scores logits (B, N, H, W); it also returns the label map and both raw distances.
-func (d *PatchHistDetector) Forward(logits *torch.Tensor) (score, labels, d256, d128 *torch.Tensor) {
-	r := torch.Block(func(in []*torch.Tensor) []*torch.Tensor {
-		s, l, a, b := d.forward(in[0])
-		return []*torch.Tensor{s, l, a, b}
-	}, logits)
-	return r[0], r[1], r[2], r[3]
-}
-
-func (d *PatchHistDetector) forward(logits *torch.Tensor) (score, labels, d256, d128 *torch.Tensor) {
-	labels = logits.Argmax(1, false)
-	sz := labels.Shape()
-	hh, hw := sz[1]/2, sz[2]/2
-	quad := func(r0, c0 int64) *torch.Tensor {
-		return d.histogram(labels.Narrow(1, r0, hh).Narrow(2, c0, hw))
+// mahalanobis is √(δᵀ (Σ⁺ δ)) for each sample, δ = h − μ as a column: the official detector's
+// per-sample products in its order (a batched product groups the sums differently, and the
+// pseudo-inverse of a singular covariance makes that grouping visible in the last bits).
+func mahalanobis(f *torch.Frame, h *torch.Tensor, batch int64, mean, invcov *torch.Tensor) *torch.Tensor {
+	mean, invcov = f.Use(mean), f.Use(invcov)
+	ds := make([]*torch.Tensor, batch)
+	for i := range batch {
+		delta := h.Narrow(0, i, 1).Reshape(-1, 1).Sub(mean)
+		ds[i] = delta.Transpose(0, 1).Matmul(invcov.Matmul(delta)).Reshape().Sqrt()
 	}
-	patches := torch.Cat([]*torch.Tensor{quad(0, 0), quad(hh, 0), quad(0, hw), quad(hh, hw)}, 1)
-	d256 = mahalanobis(d.histogram(labels), d.HistMean, d.HistInvCov)
-	d128 = mahalanobis(patches, d.PatchHistMean, d.PatchHistInvCov)
-	score = d256.Sub(d.HistValMean).Div(d.HistValStd).Add(d128.Sub(d.PatchHistValMean).Div(d.PatchHistValStd))
-	return score, labels, d256, d128
+	return torch.Stack(ds, 0)
+}
+
+// Histograms returns the class-area histograms of a label map (B, S, S): of the whole map (B, N)
+// and of its quadrants top-left, bottom-left, top-right, bottom-right, concatenated (B, 4N). The
+// background bin is included, as the deployed detector counts it.
+func (d *PatchHistDetector) Histograms(labels *torch.Tensor) (whole, quadrants *torch.Tensor) {
+	f := torch.NewFrame(labels)
+	defer f.Close()
+	labels = f.Use(labels)
+	hh := d.size / 2
+	quad := func(r0, c0 int64) *torch.Tensor {
+		return d.histogram(labels.Narrow(1, r0, hh).Narrow(2, c0, hh))
+	}
+	patches := torch.Cat([]*torch.Tensor{quad(0, 0), quad(hh, 0), quad(0, hh), quad(hh, hh)}, 1)
+	return f.Return(d.histogram(labels)), f.Return(patches)
+}
+
+// Forward scores logits (B, N, H, W) with H = W = the image size.
+func (d *PatchHistDetector) Forward(logits *torch.Tensor, batch int64) PatchHist {
+	f := torch.NewFrame(logits)
+	defer f.Close()
+	labels := f.Use(logits).Argmax(1, false)
+	whole, patches := d.Histograms(labels)
+	d256 := mahalanobis(f, whole, batch, d.HistMean, d.HistInvCov)
+	d128 := mahalanobis(f, patches, batch, d.PatchHistMean, d.PatchHistInvCov)
+	z256 := d256.Sub(f.Use(d.HistValMean)).Div(f.Use(d.HistValStd))
+	z128 := d128.Sub(f.Use(d.PatchHistValMean)).Div(f.Use(d.PatchHistValStd))
+	return PatchHist{Score: f.Return(z256.Add(z128)), Labels: f.Return(labels), D256: f.Return(d256), D128: f.Return(d128)}
 }

@@ -21,11 +21,22 @@ enum {
 };
 
 /* Every entry point that can fail returns a status. msg is NULL on success, else malloc'd and
- * owned by the caller (free it with free()). */
+ * owned by the caller (free it with free()). msg may also be NULL on failure, when not even the
+ * message could be allocated: the code alone then describes the error. */
 typedef struct TorchStatus {
   int code;
   char *msg;
 } TorchStatus;
+
+/* Every entry point is noexcept: no C++ exception may unwind into the Go (C) frames that call it.
+ * Functions that can fail catch everything and return a status; the others cannot throw. Declaring
+ * it makes the compiler hold the definitions to it (a stray throw terminates with a message
+ * instead of corrupting the caller's stack). */
+#ifdef __cplusplus
+#define TORCH_NOEXCEPT noexcept
+#else
+#define TORCH_NOEXCEPT
+#endif
 
 /* Opaque handles: distinct incomplete types so Go sees one type per kind of object. */
 typedef struct TorchTensor TorchTensor;

@@ -23,7 +23,7 @@ c10::IValue to_ivalue(int kind, int64_t a, int64_t b, const int64_t *ipool, cons
         throw std::invalid_argument("argument '" + arg.name() + "' has no default value");
       return *arg.default_value();
     case TORCH_ARG_TENSOR:
-      if (tpool[a] == nullptr) return c10::IValue();
+      if (tpool == nullptr || tpool[a] == nullptr) return c10::IValue();
       return c10::IValue(tpool[a]->t);
     case TORCH_ARG_INT:
     case TORCH_ARG_DTYPE:
@@ -43,7 +43,10 @@ c10::IValue to_ivalue(int kind, int64_t a, int64_t b, const int64_t *ipool, cons
     case TORCH_ARG_TENSORS: {
       c10::List<at::Tensor> list;
       list.reserve(b);
-      for (int64_t i = 0; i < b; i++) list.push_back(tpool[a + i]->t);
+      for (int64_t i = 0; i < b; i++) {
+        if (tpool[a + i] == nullptr) throw std::invalid_argument("argument '" + arg.name() + "' holds a None tensor");
+        list.push_back(tpool[a + i]->t);
+      }
       return c10::IValue(list);
     }
     case TORCH_ARG_OPT_TENSORS: {
@@ -65,8 +68,11 @@ c10::IValue to_ivalue(int kind, int64_t a, int64_t b, const int64_t *ipool, cons
 
 extern "C" {
 
-TorchStatus torch_op_find(const char *name, const char *overload, TorchOp **out) {
+TorchStatus torch_op_find(const char *name, const char *overload, TorchOp **out) noexcept {
   GUARD_BEGIN
+  NEED(name);
+  NEED(overload);
+  NEED(out);
   *out = nullptr;
   auto h = c10::Dispatcher::singleton().findSchema({name, overload});
   if (!h.has_value()) {
@@ -79,9 +85,12 @@ TorchStatus torch_op_find(const char *name, const char *overload, TorchOp **out)
 
 TorchStatus torch_op_call(TorchOp *op, int nargs, const int32_t *kinds, const int64_t *a, const int64_t *b,
                           const int64_t *ipool, const double *dpool, TorchTensor *const *tpool, const char *spool,
-                          int mode, TorchTensor **outs, int maxouts, int *nouts) {
-  *nouts = 0;
+                          int mode, TorchTensor **outs, int maxouts, int *nouts) noexcept {
   GUARD_BEGIN
+  NEED(nouts);
+  *nouts = 0;
+  NEED(op);
+  NEED(outs);
   csad::ModeGuard guard(mode);
   const auto &args = op->handle.schema().arguments();
   if (static_cast<size_t>(nargs) > args.size())

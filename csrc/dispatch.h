@@ -12,7 +12,7 @@ extern "C" {
 #endif
 
 /* Argument kinds. Payloads: INT/BOOL/DTYPE/SCALAR_INT use a; DOUBLE/SCALAR_DOUBLE use dpool[a];
- * INTS use ipool[a..a+b); DOUBLES use dpool[a..a+b); TENSOR uses tpool[a] (NULL means None);
+ * INTS use ipool[a..a+b); DOUBLES use dpool[a..a+b); TENSOR uses tpool[a] (NULL means None) TORCH_NOEXCEPT;
  * TENSORS and OPT_TENSORS use tpool[a..a+b) (NULL entries are None in OPT_TENSORS); STRING uses
  * spool[a..a+b); DEVICE uses a = device type, b = index; DEFAULT takes the schema's default. */
 enum {
@@ -34,13 +34,13 @@ enum {
 };
 
 /* Looks an operator up once; the handle lives for the whole process. */
-TorchStatus torch_op_find(const char *name, const char *overload, TorchOp **out);
+TorchStatus torch_op_find(const char *name, const char *overload, TorchOp **out) TORCH_NOEXCEPT;
 
 /* Runs op with nargs arguments (missing trailing ones take their defaults) under mode. Tensor
  * results (also those inside returned lists/tuples) are written to outs; *nouts says how many. */
 TorchStatus torch_op_call(TorchOp *op, int nargs, const int32_t *kinds, const int64_t *a, const int64_t *b,
                           const int64_t *ipool, const double *dpool, TorchTensor *const *tpool, const char *spool,
-                          int mode, TorchTensor **outs, int maxouts, int *nouts);
+                          int mode, TorchTensor **outs, int maxouts, int *nouts) TORCH_NOEXCEPT;
 
 #ifdef __cplusplus
 }

@@ -17,27 +17,36 @@
 
 namespace csad {
 
-inline TorchStatus ok() { return TorchStatus{TORCH_OK, nullptr}; }
+inline TorchStatus ok() noexcept { return TorchStatus{TORCH_OK, nullptr}; }
 
-inline TorchStatus fail(int code, const std::string &msg) {
-  char *m = static_cast<char *>(std::malloc(msg.size() + 1));
-  if (m != nullptr) std::memcpy(m, msg.c_str(), msg.size() + 1);
+// fail copies msg with malloc, never with new, so it also works while handling an out-of-memory
+// error; when even that copy fails the status carries the code alone (msg NULL).
+inline TorchStatus fail(int code, const char *msg) noexcept {
+  size_t n = std::strlen(msg);
+  char *m = static_cast<char *>(std::malloc(n + 1));
+  if (m != nullptr) std::memcpy(m, msg, n + 1);
   return TorchStatus{code, m};
 }
 
-inline bool contains(const std::string &s, const char *needle) { return s.find(needle) != std::string::npos; }
+inline TorchStatus fail(int code, const std::string &msg) noexcept { return fail(code, msg.c_str()); }
+
+// The message of std::bad_alloc: static, because building one (std::string) could itself throw
+// when memory has run out.
+inline constexpr const char kOutOfMemory[] =
+    "a host allocation failed (std::bad_alloc); free memory or use smaller inputs";
 
 // Maps a c10::Error to a code. CPU allocation failures are plain c10::Errors, recognised by text.
-inline TorchStatus from_c10(const c10::Error &e) {
-  std::string msg = e.what_without_backtrace();
+// It reads the message in place (what_without_backtrace is noexcept) so that no copy is made.
+inline TorchStatus from_c10(const c10::Error &e) noexcept {
+  const char *msg = e.what_without_backtrace();
+  auto has = [msg](const char *needle) { return std::strstr(msg, needle) != nullptr; };
   int code = TORCH_ERR_INVALID;
   if (dynamic_cast<const c10::IndexError *>(&e) != nullptr) code = TORCH_ERR_INDEX;
   else if (dynamic_cast<const c10::TypeError *>(&e) != nullptr) code = TORCH_ERR_TYPE;
   else if (dynamic_cast<const c10::NotImplementedError *>(&e) != nullptr) code = TORCH_ERR_NOT_IMPLEMENTED;
-  else if (contains(msg, "not enough memory") || contains(msg, "out of memory") ||
-           contains(msg, "can't allocate memory"))
+  else if (has("not enough memory") || has("out of memory") || has("can't allocate memory"))
     code = TORCH_ERR_OUT_OF_MEMORY;
-  else if (contains(msg, "open file failed") || contains(msg, "No such file") || contains(msg, "PytorchStreamReader"))
+  else if (has("open file failed") || has("No such file") || has("PytorchStreamReader"))
     code = TORCH_ERR_IO;
   return fail(code, msg);
 }
@@ -64,17 +73,24 @@ class ModeGuard {
 
 }  // namespace csad
 
-// Every entry point body sits between GUARD_BEGIN and GUARD_END so no exception crosses into C.
+// Every entry point body that can fail sits between GUARD_BEGIN and GUARD_END so no exception
+// crosses into C. The handlers only call the noexcept fail/from_c10 with messages that already
+// exist: nothing in them allocates with new.
 #define GUARD_BEGIN try {
-#define GUARD_END                                                                  \
-  }                                                                                \
-  catch (const c10::Error &e) { return csad::from_c10(e); }                        \
-  catch (const std::bad_alloc &e) { return csad::fail(TORCH_ERR_OUT_OF_MEMORY, std::string("out of memory: ") + e.what()); } \
-  catch (const std::invalid_argument &e) { return csad::fail(TORCH_ERR_INVALID, e.what()); } \
-  catch (const std::out_of_range &e) { return csad::fail(TORCH_ERR_INDEX, e.what()); } \
-  catch (const std::runtime_error &e) { return csad::fail(TORCH_ERR_INVALID, e.what()); } \
-  catch (const std::exception &e) { return csad::fail(TORCH_ERR_INTERNAL, e.what()); } \
-  catch (...) { return csad::fail(TORCH_ERR_INTERNAL, "unknown C++ exception"); }   \
+
+// The Go side never passes a NULL handle; checking anyway turns a binding bug into an error
+// instead of a crash.
+#define NEED(p) \
+  if ((p) == nullptr) return csad::fail(TORCH_ERR_INTERNAL, "shim called with a NULL " #p " handle")
+#define GUARD_END                                                                                 \
+  }                                                                                               \
+  catch (const c10::Error &e) { return csad::from_c10(e); }                                       \
+  catch (const std::bad_alloc &) { return csad::fail(TORCH_ERR_OUT_OF_MEMORY, csad::kOutOfMemory); } \
+  catch (const std::invalid_argument &e) { return csad::fail(TORCH_ERR_INVALID, e.what()); }      \
+  catch (const std::out_of_range &e) { return csad::fail(TORCH_ERR_INDEX, e.what()); }            \
+  catch (const std::runtime_error &e) { return csad::fail(TORCH_ERR_INVALID, e.what()); }         \
+  catch (const std::exception &e) { return csad::fail(TORCH_ERR_INTERNAL, e.what()); }            \
+  catch (...) { return csad::fail(TORCH_ERR_INTERNAL, "unknown C++ exception"); }                 \
   return csad::ok();
 
 #endif

@@ -42,8 +42,9 @@ void sync_threads() {
 extern "C" {
 
 TorchStatus torch_tensor_from_data(const void *data, size_t nbytes, int dtype, const int64_t *shape, int ndim,
-                                   TorchTensor **out) {
+                                   TorchTensor **out) noexcept {
   GUARD_BEGIN
+  NEED(out);
   *out = nullptr;
   auto st = static_cast<c10::ScalarType>(dtype);
   std::vector<int64_t> sizes(shape, shape + ndim);
@@ -57,8 +58,9 @@ TorchStatus torch_tensor_from_data(const void *data, size_t nbytes, int dtype, c
   GUARD_END
 }
 
-TorchStatus torch_tensor_copy_to(TorchTensor *t, void *dst, size_t nbytes) {
+TorchStatus torch_tensor_copy_to(TorchTensor *t, void *dst, size_t nbytes) noexcept {
   GUARD_BEGIN
+  NEED(t);
   at::Tensor c = t->t.detach().to(at::kCPU).contiguous();
   size_t have = c.numel() * c.element_size();
   if (have != nbytes)
@@ -68,45 +70,90 @@ TorchStatus torch_tensor_copy_to(TorchTensor *t, void *dst, size_t nbytes) {
   GUARD_END
 }
 
-void torch_tensor_free(TorchTensor *t) { delete t; }
+// The functions below have no status to report through, so each is noexcept in fact: it touches
+// only what cannot throw, or catches everything and answers "no value".
 
-TorchTensor *torch_tensor_share(TorchTensor *t) { return new TorchTensor{t->t}; }
+void torch_tensor_free(TorchTensor *t) noexcept { delete t; }
 
-int torch_tensor_dim(TorchTensor *t) { return t->t.defined() ? static_cast<int>(t->t.dim()) : 0; }
-
-void torch_tensor_shape(TorchTensor *t, int64_t *shape) {
-  if (!t->t.defined()) return;
-  auto s = t->t.sizes();
-  for (size_t i = 0; i < s.size(); i++) shape[i] = s[i];
+// nothrow new: a failed allocation is a NULL handle, which the Go side reports as out of memory.
+// Copying an at::Tensor only bumps a reference count and cannot throw.
+TorchTensor *torch_tensor_share(TorchTensor *t) noexcept {
+  if (t == nullptr) return nullptr;
+  return new (std::nothrow) TorchTensor{t->t};
 }
 
-int torch_tensor_dtype(TorchTensor *t) { return t->t.defined() ? static_cast<int>(t->t.scalar_type()) : -1; }
-
-void torch_tensor_device(TorchTensor *t, int *type, int *index) {
-  if (!t->t.defined()) {
-    *type = 0;
-    *index = -1;
-    return;
+int torch_tensor_dim(TorchTensor *t) noexcept {
+  try {
+    return t != nullptr && t->t.defined() ? static_cast<int>(t->t.dim()) : -1;
+  } catch (...) {
+    return -1;
   }
-  auto d = t->t.device();
-  *type = static_cast<int>(d.type());
-  *index = d.index();
 }
 
-int torch_tensor_requires_grad(TorchTensor *t) { return t->t.defined() && t->t.requires_grad() ? 1 : 0; }
+int torch_tensor_sizes(TorchTensor *t, int64_t *shape, int ndim) noexcept {
+  try {
+    if (t == nullptr || !t->t.defined()) return -1;
+    auto s = t->t.sizes();
+    if (s.size() != static_cast<size_t>(ndim)) return -1;
+    for (size_t i = 0; i < s.size(); i++) shape[i] = s[i];
+    return 0;
+  } catch (...) {
+    return -1;
+  }
+}
 
-int torch_tensor_is_contiguous(TorchTensor *t) { return t->t.defined() && t->t.is_contiguous() ? 1 : 0; }
+int torch_tensor_dtype(TorchTensor *t) noexcept {
+  try {
+    return t != nullptr && t->t.defined() ? static_cast<int>(t->t.scalar_type()) : -1;
+  } catch (...) {
+    return -1;
+  }
+}
 
-int torch_tensor_same(TorchTensor *a, TorchTensor *b) { return a->t.is_same(b->t) ? 1 : 0; }
+void torch_tensor_device(TorchTensor *t, int *type, int *index) noexcept {
+  *type = -1;
+  *index = -1;
+  try {
+    if (t == nullptr || !t->t.defined()) return;
+    auto d = t->t.device();
+    *type = static_cast<int>(d.type());
+    *index = d.index();
+  } catch (...) {
+    *type = -1;
+    *index = -1;
+  }
+}
 
-TorchStatus torch_tensor_set_requires_grad(TorchTensor *t, int requires_grad) {
+int torch_tensor_requires_grad(TorchTensor *t) noexcept {
+  try {
+    return t != nullptr && t->t.defined() && t->t.requires_grad() ? 1 : 0;
+  } catch (...) {
+    return 0;
+  }
+}
+
+int torch_tensor_is_contiguous(TorchTensor *t) noexcept {
+  try {
+    return t != nullptr && t->t.defined() && t->t.is_contiguous() ? 1 : 0;
+  } catch (...) {
+    return 0;
+  }
+}
+
+int torch_tensor_same(TorchTensor *a, TorchTensor *b) noexcept {
+  return a != nullptr && b != nullptr && a->t.is_same(b->t) ? 1 : 0;
+}
+
+TorchStatus torch_tensor_set_requires_grad(TorchTensor *t, int requires_grad) noexcept {
   GUARD_BEGIN
+  NEED(t);
   t->t.set_requires_grad(requires_grad != 0);
   GUARD_END
 }
 
-TorchStatus torch_tensor_backward(TorchTensor *t, TorchTensor *grad, int retain_graph) {
+TorchStatus torch_tensor_backward(TorchTensor *t, TorchTensor *grad, int retain_graph) noexcept {
   GUARD_BEGIN
+  NEED(t);
   csad::sync_threads();
   at::AutoGradMode enable(true);
   at::Tensor g = grad != nullptr ? grad->t : at::Tensor();
@@ -114,24 +161,32 @@ TorchStatus torch_tensor_backward(TorchTensor *t, TorchTensor *grad, int retain_
   GUARD_END
 }
 
-TorchStatus torch_tensor_grad(TorchTensor *t, TorchTensor **out) {
+TorchStatus torch_tensor_grad(TorchTensor *t, TorchTensor **out) noexcept {
   GUARD_BEGIN
+  NEED(t);
+  NEED(out);
   *out = nullptr;
   const at::Tensor &g = t->t.grad();
   if (g.defined()) *out = wrap(g);
   GUARD_END
 }
 
-TorchStatus torch_tensor_zero_grad(TorchTensor *t) {
+TorchStatus torch_tensor_zero_grad(TorchTensor *t) noexcept {
   GUARD_BEGIN
+  NEED(t);
   t->t.mutable_grad().reset();
   GUARD_END
 }
 
-void torch_tensor_replace(TorchTensor *dst, TorchTensor *src) { dst->t = src->t; }
+// Assigning an at::Tensor swaps reference-counted pointers and cannot throw.
+void torch_tensor_replace(TorchTensor *dst, TorchTensor *src) noexcept {
+  if (dst != nullptr && src != nullptr) dst->t = src->t;
+}
 
-TorchStatus torch_tensor_assign(TorchTensor *dst, TorchTensor *src) {
+TorchStatus torch_tensor_assign(TorchTensor *dst, TorchTensor *src) noexcept {
   GUARD_BEGIN
+  NEED(dst);
+  NEED(src);
   at::NoGradGuard no_grad;
   if (dst->t.sizes() != src->t.sizes())
     return csad::fail(TORCH_ERR_INVALID, "shape " + c10::str(src->t.sizes()) + " does not match " +
@@ -140,22 +195,33 @@ TorchStatus torch_tensor_assign(TorchTensor *dst, TorchTensor *src) {
   GUARD_END
 }
 
-TorchStatus torch_manual_seed(uint64_t seed) {
+TorchStatus torch_manual_seed(uint64_t seed) noexcept {
   GUARD_BEGIN
   torch::manual_seed(seed);
   GUARD_END
 }
 
-void torch_set_num_threads(int n) {
+// LibTorch only rejects counts below 1, which are filtered out first; anything else it might
+// throw leaves the previous count in place, which torch_get_num_threads then reports.
+void torch_set_num_threads(int n) noexcept {
   if (n < 1) return;
-  csad::desired_threads();
-  csad::g_num_threads.store(n);
-  csad::sync_threads();
+  try {
+    csad::desired_threads();
+    csad::g_num_threads.store(n);
+    csad::sync_threads();
+  } catch (...) {
+  }
 }
 
-int torch_get_num_threads(void) { return csad::desired_threads(); }
+int torch_get_num_threads(void) noexcept {
+  try {
+    return csad::desired_threads();
+  } catch (...) {
+    return csad::g_num_threads.load();
+  }
+}
 
-int torch_cuda_is_available(void) {
+int torch_cuda_is_available(void) noexcept {
   try {
     return torch::cuda::is_available() ? 1 : 0;
   } catch (...) {
@@ -163,7 +229,7 @@ int torch_cuda_is_available(void) {
   }
 }
 
-int torch_cuda_device_count(void) {
+int torch_cuda_device_count(void) noexcept {
   try {
     return static_cast<int>(torch::cuda::device_count());
   } catch (...) {
@@ -171,6 +237,6 @@ int torch_cuda_device_count(void) {
   }
 }
 
-const char *torch_version(void) { return TORCH_VERSION; }
+const char *torch_version(void) noexcept { return TORCH_VERSION; }
 
 }  // extern "C"

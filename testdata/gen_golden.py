@@ -28,7 +28,11 @@ import zlib
 import torch
 import torch.nn.functional as F
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden", "ops.safetensors")
+# CSAD_GOLDEN_OUT: the folder to write to. The Go tests set it (torchtest.GoldenDir) and run this
+# script on the machine under test, because LibTorch picks CPU kernels by instruction set and the
+# last bits of a convolution differ between, say, an AVX2 and an AVX-512 machine.
+GOLDEN_DIR = os.environ.get("CSAD_GOLDEN_OUT") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden")
+OUT = os.path.join(GOLDEN_DIR, "ops.safetensors")
 
 CASES = []     # metadata, in order
 TENSORS = []   # (name, tensor), in order

@@ -19,7 +19,8 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gen_golden import write_safetensors  # noqa: E402
 
-HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden")
+# CSAD_GOLDEN_OUT: the output folder (see gen_golden.py: goldens are made on the machine under test).
+HERE = os.environ.get("CSAD_GOLDEN_OUT") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden")
 
 
 class Net(nn.Module):

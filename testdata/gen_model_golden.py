@@ -29,9 +29,13 @@ csad_ref.ResNetTrunk(paper config) is torchvision's wide_resnet50_2 (layers 1–
 
 Every parameter and buffer gets a non-trivial value (make_model): default conv init, random
 BatchNorm affine/running statistics, and normalisers calibrated on a few random inputs as training
-would (teacher stats, map quantiles 0.9/0.995, histogram mean and regularised pseudo-inverse
-covariance on a "fit" set; d256/d128 z-normalisers on a separate "val" set; lgst/ph normalisers on
-both). Two calibration tweaks keep the goldens well conditioned: the segmentor's last 1×1 conv is
+would (teacher stats and map quantiles 0.9/0.995 on a "fit" set; d256/d128 z-normalisers on a
+separate "val" set; lgst/ph normalisers on both). The detector's mean and inverse covariance are
+fitted the way the official training-time detector does (docs/method.md#patch-histogram-detector):
+histograms of a larger "hist" set (the fit images plus segmentor-only extras) with the background
+slots set to 0, in float64, numpy.cov (ddof 1), numpy.linalg.pinv, then cast to float32: no
+regularisation, no symmetrisation, so Σ⁺ keeps its exactly-zero background rows and its last-bit
+asymmetry, both of which the Go side must handle as PyTorch does. Two calibration tweaks keep the goldens well conditioned: the segmentor's last 1×1 conv is
 rescaled so each class logit is standardised over the fit set (else one class wins every pixel),
 and the conv_st/conv_ae biases are shifted so t̂ − st and ae − a have zero channel means over the fit
 set (else q_end − q_start is ~1e-3 of the map value and the normalisation amplifies rounding).
@@ -47,6 +51,7 @@ import os
 import sys
 import time
 
+import numpy as np
 import torch
 
 sys.dont_write_bytecode = True   # no testdata/__pycache__
@@ -58,7 +63,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 INPUT_SEED = 1234
 MODEL_SEED = 20240828
 PDN_SEED = 777
-HIST_REG = 1e-3   # λ added to the histogram covariance before the pseudo-inverse
 
 
 def log(msg):
@@ -86,22 +90,24 @@ def randomise_bn(model, gen):
             m.num_batches_tracked.fill_(int(torch.randint(1, 100000, (1,), generator=gen)))
 
 
-def pinv_cov(h):
-    """h (M,K) float32 descriptors → (μ (K,1), Σ⁺ (K,K)) float32; Σ = cov ddof 1 + λI, float64."""
-    h64 = h.to(torch.float64)
-    mu = h64.mean(0)
-    c = h64 - mu
-    cov = c.t() @ c / max(h.shape[0] - 1, 1)
-    cov = cov + HIST_REG * torch.eye(h.shape[1], dtype=torch.float64)
-    p = torch.linalg.pinv(cov, hermitian=True)
-    p = (p + p.t()) / 2
-    return mu.to(torch.float32).unsqueeze(1), p.to(torch.float32)
+def pinv_cov(h, classes):
+    """h (M,K) float32 descriptors (K = a multiple of classes) → (μ (K,1), Σ⁺ (K,K)) float32, as the
+    official fit: the background slot of every region zeroed (the training-time histogram leaves
+    class 0 out), float64, mean over images, numpy.cov (ddof 1, one variable per slot),
+    numpy.linalg.pinv (SVD, rcond 1e-15), cast to float32 as export_model.py does."""
+    h64 = h.numpy().astype(np.float64)   # exact: the fractions are count / 2^k
+    h64[:, ::classes] = 0.0
+    mu = np.mean(h64, axis=0)
+    inv = np.linalg.pinv(np.cov(h64.T))
+    return (torch.tensor(mu, dtype=torch.float32).unsqueeze(1), torch.tensor(inv, dtype=torch.float32))
 
 
 @torch.no_grad()
-def make_model(cfg, seed, n_fit=4, n_val=4, verbose=True):
+def make_model(cfg, seed, n_fit=4, n_val=4, n_hist=24, verbose=True):
     """Seeded CSAD with every parameter and buffer set; eval mode. Calibration inputs: n_fit + n_val
-    random images drawn from a generator seeded with seed + 1 (one forward of the networks)."""
+    random images drawn from a generator seeded with seed + 1 (one forward of the networks), then
+    n_hist − n_fit more through the encoder and segmentor only, so that the detector's covariance
+    is fitted on n_hist images (full rank on the non-background slots needs more than 4·(N−1))."""
     torch.manual_seed(seed)
     model = csad_ref.CSAD(cfg)   # conv weights/biases: PyTorch default init
     gen = torch.Generator().manual_seed(seed + 1)
@@ -155,11 +161,18 @@ def make_model(cfg, seed, n_fit=4, n_val=4, verbose=True):
     head.bias.copy_((head.bias - lmean) / lsd)
     r["logits"] = model.segmentor(r["feats"])
 
-    # detector: histogram mean and pinv of a regularised covariance on the fit set
+    # detector: histogram mean and pseudo-inverse covariance on the hist set (official fit)
     det = model.patch_hist_detector
+    n = cfg["segmentor"]["classes"]
     label, hist, patch = det.histograms(r["logits"])
-    hm, hi = pinv_cov(hist[fit, :, 0])
-    pm, pi = pinv_cov(patch[fit, :, 0])
+    hist_fit, patch_fit = [hist[fit, :, 0]], [patch[fit, :, 0]]
+    for _ in range(max(n_hist - n_fit, 0)):
+        xe = torch.randn(1, 3, s, s, generator=gen)
+        _, he, pe = det.histograms(model.segmentor(model.encoder(xe)))
+        hist_fit.append(he[:, :, 0])
+        patch_fit.append(pe[:, :, 0])
+    hm, hi = pinv_cov(torch.cat(hist_fit), n)
+    pm, pi = pinv_cov(torch.cat(patch_fit), n)
     det.hist_mean.copy_(hm)
     det.hist_invcov.copy_(hi)
     det.patch_hist_mean.copy_(pm)
@@ -181,8 +194,13 @@ def make_model(cfg, seed, n_fit=4, n_val=4, verbose=True):
     model.lgst_mean.copy_(lgst.mean())
     model.lgst_std.copy_(floored(std0(lgst)))
 
+    for k in ("d256", "d128"):
+        assert torch.isfinite(d[k]).all(), f"calibration {k} not finite: {d[k]}"
     if verbose:
-        n = cfg["segmentor"]["classes"]
+        log(f"  detector fitted on {sum(len(h) for h in hist_fit)} images; Σ⁺ ranks "
+            f"{int(np.linalg.matrix_rank(hi.double().numpy()))}/{hi.shape[0]}, "
+            f"{int(np.linalg.matrix_rank(pi.double().numpy()))}/{pi.shape[0]}; "
+            f"exactly symmetric: {torch.equal(hi, hi.t())}, {torch.equal(pi, pi.t())}")
         counts = torch.bincount(label.flatten(), minlength=n).tolist()
         log(f"  calibration label counts per class: {counts}")
         log("  normalisers: " + ", ".join(f"{k}={float(getattr(model, k)):.5g}" for k in csad_ref.SCALARS))
@@ -253,24 +271,31 @@ def check_torchvision_trunk():
 
 
 @torch.no_grad()
-def generate(cfg, batch, pth_path, st_path, n_fit, n_val, pdn_cfg):
+def generate(cfg, batch, pth_path, st_path, n_fit, n_val, n_hist, pdn_cfg, outputs_only=False):
     torch.set_grad_enabled(False)
     t_all = time.time()
     t0 = time.time()
-    model = make_model(cfg, MODEL_SEED, n_fit=n_fit, n_val=n_val)
-    nkeys = check_state_dict(model, cfg)
-    log(f"make_model: {nkeys} state-dict entries [{time.time() - t0:.1f} s]")
-
-    os.makedirs(os.path.dirname(pth_path), exist_ok=True)
-    torch.save(model.state_dict(), pth_path)
-    back = torch.load(pth_path)
-    assert list(back) == list(model.state_dict())
+    if outputs_only:
+        # The committed checkpoint; only the outputs are computed (on the machine under test).
+        model = csad_ref.CSAD(cfg)
+        model.load_state_dict(torch.load(pth_path), strict=True)
+        model.eval()
+    else:
+        model = make_model(cfg, MODEL_SEED, n_fit=n_fit, n_val=n_val, n_hist=n_hist)
+        nkeys = check_state_dict(model, cfg)
+        log(f"make_model: {nkeys} state-dict entries [{time.time() - t0:.1f} s]")
+        os.makedirs(os.path.dirname(pth_path), exist_ok=True)
+        torch.save(model.state_dict(), pth_path)
+        back = torch.load(pth_path)
+        assert list(back) == list(model.state_dict())
 
     torch.manual_seed(INPUT_SEED)
     x = torch.randn(batch, 3, cfg["image_size"], cfg["image_size"])
     t0 = time.time()
     out = model.detail(x)
     log(f"forward batch {batch}: {time.time() - t0:.1f} s")
+    for k in ("d256", "d128", "output"):
+        assert torch.isfinite(out[k]).all(), f"golden {k} not finite: {out[k]}"
 
     # each sample alone must give the same per-sample outputs
     t0 = time.time()
@@ -337,18 +362,27 @@ def small_pdn_config():
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--full", metavar="OUTDIR", help="paper config into OUTDIR instead of the small goldens")
+    ap.add_argument("--outputs", action="store_true",
+                    help="only the outputs of the committed model_small.pth, into $CSAD_GOLDEN_OUT "
+                         "(the Go tests run this on the machine under test: LibTorch's CPU kernels "
+                         "round differently on different instruction sets)")
     a = ap.parse_args()
     if a.full:
         t0 = time.time()
         check_torchvision_trunk()
         generate(csad_ref.paper_config(5), 2, os.path.join(a.full, "model_full.pth"),
-                 os.path.join(a.full, "model_full.safetensors"), n_fit=2, n_val=2,
+                 os.path.join(a.full, "model_full.safetensors"), n_fit=2, n_val=2, n_hist=8,
                  pdn_cfg=csad_ref.paper_config(5))
         log(f"--full done in {time.time() - t0:.1f} s")
+    elif a.outputs:
+        out = os.environ.get("CSAD_GOLDEN_OUT") or os.path.join(HERE, "golden")
+        generate(csad_ref.small_config(5), 3, os.path.join(HERE, "golden", "model_small.pth"),
+                 os.path.join(out, "model_small.safetensors"), n_fit=4, n_val=4, n_hist=24,
+                 pdn_cfg=small_pdn_config(), outputs_only=True)
     else:
         gold = os.path.join(HERE, "golden")
         generate(csad_ref.small_config(5), 3, os.path.join(gold, "model_small.pth"),
-                 os.path.join(gold, "model_small.safetensors"), n_fit=4, n_val=4,
+                 os.path.join(gold, "model_small.safetensors"), n_fit=4, n_val=4, n_hist=24,
                  pdn_cfg=small_pdn_config())
 
 

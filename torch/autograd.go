@@ -9,7 +9,7 @@ import "runtime"
 
 // SetRequiresGrad turns gradient recording for t on or off (t.requires_grad_()). It returns t.
 func (t *Tensor) SetRequiresGrad(on bool) *Tensor {
-	h, err := t.handle()
+	h, err := t.handle("SetRequiresGrad")
 	if err != nil {
 		return t
 	}
@@ -33,13 +33,13 @@ func (t *Tensor) Backward() error { return t.backward(nil, false) }
 func (t *Tensor) BackwardWith(grad *Tensor, retain bool) error { return t.backward(grad, retain) }
 
 func (t *Tensor) backward(grad *Tensor, retain bool) error {
-	h, err := t.handle()
+	h, err := t.handle("Backward")
 	if err != nil {
 		return err
 	}
 	var gh *C.TorchTensor
 	if grad != nil {
-		if gh, err = grad.handle(); err != nil {
+		if gh, err = grad.handle("Backward"); err != nil {
 			return err
 		}
 	}
@@ -56,11 +56,11 @@ func (t *Tensor) backward(grad *Tensor, retain bool) error {
 // Grad returns a new handle to t's accumulated gradient, owned by s (nil: the caller), or nil
 // when t has none.
 func (t *Tensor) Grad(s *Scope) (*Tensor, error) {
-	h, err := t.handle()
+	h, err := t.handle("Grad")
 	if err != nil {
 		return nil, err
 	}
-	if err := s.usable(); err != nil {
+	if err := s.usable("Grad"); err != nil {
 		return nil, err
 	}
 	var g *C.TorchTensor
@@ -77,7 +77,7 @@ func (t *Tensor) Grad(s *Scope) (*Tensor, error) {
 
 // ZeroGrad drops t's gradient (optimizer.zero_grad(set_to_none=True)).
 func (t *Tensor) ZeroGrad() error {
-	h, err := t.handle()
+	h, err := t.handle("ZeroGrad")
 	if err != nil {
 		return err
 	}
@@ -88,11 +88,11 @@ func (t *Tensor) ZeroGrad() error {
 // Assign copies src's values into t without recording history; shapes must match (dtypes and
 // devices are converted). Used to load weights into parameters.
 func (t *Tensor) Assign(src *Tensor) error {
-	h, err := t.handle()
+	h, err := t.handle("Assign")
 	if err != nil {
 		return err
 	}
-	sh, err := src.handle()
+	sh, err := src.handle("Assign")
 	if err != nil {
 		return err
 	}
@@ -106,11 +106,11 @@ func (t *Tensor) Assign(src *Tensor) error {
 // t's handle, so everything holding t (a module's parameter list, say) sees the new tensor. src
 // stays valid and must still be closed by its owner.
 func (t *Tensor) ReplaceWith(src *Tensor) error {
-	h, err := t.handle()
+	h, err := t.handle("ReplaceWith")
 	if err != nil {
 		return err
 	}
-	sh, err := src.handle()
+	sh, err := src.handle("ReplaceWith")
 	if err != nil {
 		return err
 	}

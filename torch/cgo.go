@@ -1,14 +1,15 @@
 package torch
 
-// The shim library is built by CMake into build/ (make build); LibTorch itself is found through
-// the shim's own rpath, so switching LibTorch only needs a rebuild of the shim.
+// The shim itself is package csrc, compiled by cgo from ../csrc with LibTorch's flags; this
+// package only calls it through the plain-C headers, so it needs no LibTorch flags of its own.
 
 /*
 #cgo CFLAGS: -I${SRCDIR}/../csrc
-#cgo LDFLAGS: -L${SRCDIR}/../build -lcsadtorch -Wl,-rpath,${SRCDIR}/../build
 #include <stdlib.h>
 #include "tensor.h"
 #include "dispatch.h"
 #include "jit.h"
 */
 import "C"
+
+import _ "github.com/csad-go/csad/csrc" // the shim's objects and LibTorch's link flags

@@ -205,11 +205,11 @@ func (o *op) call(x *args, want int) []*Tensor {
 		return fail(errorf(o.fullName(), CodeInvalid, "nil tensor operand"))
 	}
 	for _, t := range x.inputs {
-		if err := t.Err(); err != nil {
+		if err := t.errFor(o.fullName()); err != nil {
 			return fail(err)
 		}
 	}
-	if err := s.usable(); err != nil {
+	if err := s.usable(o.fullName()); err != nil {
 		return fail(err)
 	}
 	h, err := o.handle()

@@ -16,16 +16,23 @@
 //   - A Scope owns the tensors produced by operations on its tensors (the youngest scope among the
 //     operands) and frees them all on Close. Keep takes a tensor out, Own puts one in. Factories
 //     (FromSlice, Zeros, Randn, ...) take the owning scope first; nil means the caller owns it.
+//     Closing a tensor early takes it out of its scope, so one scope can serve a whole program.
+//   - A Frame is how a forward or training pass bounds its memory: each module's Forward opens
+//     one, brings inputs in with Use, hands outputs back with Return (to the caller's scope) and
+//     closes it, freeing the rest; Next drops a layer's input once the next layer has run.
 //   - Garbage-collector cleanups free forgotten tensors as a last resort and count them as leaks:
 //     Live reports live tensors, scopes and modules, and tests fail when any remain
 //     (torchtest.Main); the leakcheck build tag adds the creating stack of each.
 //
 // # Errors
 //
-// No C++ exception crosses the C boundary. Failures are *Error values (Op, Code, Msg) that match
-// the sentinels (ErrInvalid, ErrOutOfMemory, ...) with errors.Is. Operators return a *Tensor that
-// carries the error of a failed operation; later operations pass it on and Err, Item, Data and
-// Scope.Err report it, the contract of tensorflow/go's op.Scope.
+// No C++ exception crosses the C boundary: every shim entry point is noexcept, catching at the
+// boundary and answering with a status whose handlers allocate nothing with new. Failures are
+// *Error values (Op, Code, Msg) that match the sentinels (ErrInvalid, ErrOutOfMemory, ...) with
+// errors.Is; a use after close names the operation attempted. Operators return a *Tensor that
+// carries the error of a failed operation; later operations pass it on and Err, Item, Data, Size
+// and Scope.Err report it, the contract of tensorflow/go's op.Scope. Shape is nil for such a
+// tensor: read single dimensions with Size, which returns the error.
 //
 // # Threads
 //

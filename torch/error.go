@@ -58,10 +58,16 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	if e.Msg == "" {
-		return "torch: " + e.Op + ": " + e.Code.String()
+	s := "torch: "
+	if e.Op != "" {
+		// The sentinels (ErrClosed, ...) have no Op; printing one must not leave "torch: : ".
+		s += e.Op + ": "
 	}
-	return "torch: " + e.Op + ": " + e.Code.String() + ": " + e.Msg
+	s += e.Code.String()
+	if e.Msg != "" {
+		s += ": " + e.Msg
+	}
+	return s
 }
 
 // Is matches sentinel errors by code, so errors.Is(err, torch.ErrOutOfMemory) works.

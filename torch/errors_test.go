@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/csad-go/csad/torch"
 )
 
@@ -62,7 +65,9 @@ func dataErr(x *torch.Tensor) error {
 
 func scriptErr(path string) error {
 	m, err := torch.LoadScript(path)
-	m.Close()
+	if m != nil {
+		return errors.Join(errors.New("LoadScript returned a module with its error"), m.Close())
+	}
 	return err
 }
 
@@ -76,8 +81,9 @@ func garbageFile(t *testing.T) string {
 
 func closedErr() error {
 	x := torch.Zeros(nil, []int64{2}, torch.Float32)
-	x.Close()
-	x.Close() // idempotent
+	if err := errors.Join(x.Err(), x.Close(), x.Close()); err != nil { // Close is idempotent
+		return err
+	}
 	return x.Relu().Err()
 }
 
@@ -97,4 +103,101 @@ func TestStickyError(t *testing.T) {
 	if s.Err() == nil || s.Err().Error() != bad.Err().Error() {
 		t.Errorf("scope error %v, want %v", s.Err(), bad.Err())
 	}
+}
+
+// Using a closed tensor names the operation that was attempted, never "torch: : ...".
+func TestClosedTensorErrorNamesOperation(t *testing.T) {
+	live := torch.NewScope()
+	defer live.Close()
+	x := torch.Zeros(nil, []int64{2}, torch.Float32)
+	require.NoError(t, x.Close())
+	const why = ": use after close: the tensor was closed (by Close or by its scope's Close); " +
+		"Keep it out of the scope or Share it to use it longer"
+	for _, c := range []struct {
+		op  string
+		err error
+	}{
+		{"aten::relu", x.Relu().Err()},
+		{"aten::add.Tensor", torch.Ones(live, []int64{2}, torch.Float32).Add(x).Err()},
+		{"Data", dataErrF32(x)},
+		{"Share", x.Share(nil).Err()},
+		{"Size", sizeErr(x, 0)},
+		{"Item", itemErr(x)},
+		{"Backward", x.Backward()},
+		{"Tensor", x.Err()},
+	} {
+		require.Error(t, c.err, c.op)
+		assert.ErrorIs(t, c.err, torch.ErrClosed, c.op)
+		assert.Equal(t, "torch: "+c.op+why, c.err.Error())
+	}
+	assert.Equal(t, "torch: use after close", torch.ErrClosed.Error(), "a sentinel prints without an empty Op")
+
+	s := torch.NewScope()
+	require.NoError(t, s.Close())
+	err := torch.Zeros(s, []int64{1}, torch.Float32).Err()
+	assert.ErrorIs(t, err, torch.ErrClosed)
+	assert.Equal(t, "torch: aten::zeros: use after close: its results would belong to a closed scope; create them in an open one",
+		err.Error())
+}
+
+func dataErrF32(x *torch.Tensor) error {
+	_, err := torch.Data[float32](x)
+	return err
+}
+
+func sizeErr(x *torch.Tensor, dim int) error {
+	_, err := x.Size(dim)
+	return err
+}
+
+func itemErr(x *torch.Tensor) error {
+	_, err := x.Item()
+	return err
+}
+
+// Share of a failed or closed tensor is a failed tensor with the reason, owned by the scope asked
+// for, and frees nothing that is not its own.
+func TestShareOfFailedOrClosed(t *testing.T) {
+	base := torch.Live().Tensors
+	s := torch.NewScope()
+	defer s.Close()
+	bad := torch.FromSlice(s, []float32{1, 2, 3}, 2, 2)
+	require.ErrorIs(t, bad.Err(), torch.ErrInvalid)
+	sh := bad.Share(s)
+	assert.Equal(t, bad.Err(), sh.Err(), "Share passes the original error on")
+	assert.Same(t, s, sh.Scope())
+
+	closed := torch.Zeros(nil, []int64{2}, torch.Float32)
+	require.NoError(t, closed.Close())
+	sc := closed.Share(nil)
+	assert.ErrorIs(t, sc.Err(), torch.ErrClosed)
+	assert.Nil(t, sc.Scope())
+	assert.Equal(t, base, torch.Live().Tensors, "a failed Share made a native tensor")
+}
+
+// Size reports each dimension, counting from the end for negative dims, and errors (never a
+// panic or a nil slice to index) for failed tensors and dims out of range.
+func TestSize(t *testing.T) {
+	s := torch.NewScope()
+	defer s.Close()
+	x := torch.Zeros(s, []int64{2, 3, 5}, torch.Float32)
+	for dim, want := range map[int]int64{0: 2, 1: 3, 2: 5, -1: 5, -3: 2} {
+		got, err := x.Size(dim)
+		require.NoError(t, err, "dim %d", dim)
+		assert.Equal(t, want, got, "dim %d", dim)
+	}
+	_, err := x.Size(3)
+	assert.ErrorIs(t, err, torch.ErrIndex)
+	assert.EqualError(t, err, "torch: Size: index out of range: dimension 3 out of range for a 3-D tensor of shape [2 3 5] (valid: -3 to 2)")
+	_, err = x.Size(-4)
+	assert.ErrorIs(t, err, torch.ErrIndex)
+	_, err = torch.Scalar(s, 1, torch.Float32).Size(0)
+	assert.EqualError(t, err, "torch: Size: index out of range: dimension 0 of a 0-D tensor: it has no dimensions")
+
+	bad := x.View(7)
+	_, err = bad.Size(0)
+	assert.Equal(t, bad.Err(), err, "Size of a failed tensor reports its error")
+	assert.Nil(t, bad.Shape())
+	assert.Zero(t, bad.Numel(), "a failed tensor has no elements")
+	assert.Zero(t, bad.Dim())
 }

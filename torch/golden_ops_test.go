@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -27,9 +28,8 @@ import (
 
 	"github.com/csad-go/csad/torch"
 	"github.com/csad-go/csad/torch/checkpoint"
+	"github.com/csad-go/csad/torch/torchtest"
 )
-
-const goldenOpsPath = "../testdata/golden/ops.safetensors"
 
 // goldenCase is one entry of the file's "cases" metadata.
 type goldenCase struct {
@@ -54,10 +54,14 @@ var (
 	goldenErr  error
 )
 
+// goldenOpsPath is made on this machine by testdata/gen_golden.py (torchtest.GoldenDir).
+var goldenOpsPath string
+
 // loadGoldenOps reads the file once for all tests.
 func loadGoldenOps(t *testing.T) *goldenOpsFile {
 	t.Helper()
 	goldenOnce.Do(func() {
+		goldenOpsPath = filepath.Join(torchtest.GoldenDir(t, "../testdata", "gen_golden.py"), "ops.safetensors")
 		named, meta, err := checkpoint.LoadSafetensors(goldenOpsPath)
 		if err != nil {
 			goldenErr = err

@@ -51,7 +51,8 @@ func FromCheckpoint(s *Scope, c *checkpoint.Tensor) *Tensor {
 
 // ToCheckpoint copies t's values (to the CPU) into a pure-Go checkpoint tensor.
 func ToCheckpoint(t *Tensor) (*checkpoint.Tensor, error) {
-	if err := t.Err(); err != nil {
+	shape, err := t.shape("ToCheckpoint")
+	if err != nil {
 		return nil, err
 	}
 	d, ok := dtypeToCkpt[t.DType()]
@@ -62,7 +63,7 @@ func ToCheckpoint(t *Tensor) (*checkpoint.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &checkpoint.Tensor{DType: d, Shape: t.Shape(), Data: data}, nil
+	return &checkpoint.Tensor{DType: d, Shape: shape, Data: data}, nil
 }
 
 // LoadTensors reads a state dict from a PyTorch checkpoint (.pth/.pt/.bin: the zip format of
@@ -137,18 +138,23 @@ func isSafetensors(path string) bool {
 	return strings.EqualFold(filepath.Ext(path), ".safetensors")
 }
 
-// isSafetensorsFile decides by content: torch.save files are zip archives ("PK") or, in the
-// legacy format, start with a pickle opcode (0x80); anything else is parsed as safetensors, so
-// .csad and other extensions load too.
+// isSafetensorsFile decides by content: a safetensors file is an 8-byte little-endian header
+// length followed by the JSON header's '{'; torch.save files are zip archives ("PK") or, in the
+// legacy format, start with a pickle opcode (0x80). The '{' decides, not the first byte: a
+// header length's low byte is 0x80 in one file out of 256. So .csad and other extensions load.
 func isSafetensorsFile(path string) bool {
 	f, err := os.Open(path)
 	if err != nil {
 		return isSafetensors(path)
 	}
 	defer f.Close()
-	var magic [2]byte
-	if _, err := io.ReadFull(f, magic[:]); err != nil {
-		return isSafetensors(path)
+	var head [9]byte
+	n, _ := io.ReadFull(f, head[:])
+	switch {
+	case n == len(head) && head[8] == '{':
+		return true
+	case n >= 2 && (string(head[:2]) == "PK" || head[0] == 0x80):
+		return false
 	}
-	return string(magic[:]) != "PK" && magic[0] != 0x80
+	return isSafetensors(path)
 }

@@ -15,8 +15,15 @@ import (
 
 // ScriptModule is a TorchScript module saved by torch.jit.save, loaded without Python.
 type ScriptModule struct {
-	mu sync.RWMutex // Close waits for calls in flight
-	h  *C.TorchModule
+	// mu is held for reading by calls, which only read the module, and for writing by what
+	// changes it (SetTraining, Close), so a change never overlaps a call in flight.
+	mu       sync.RWMutex
+	h        *C.TorchModule
+	training bool
+}
+
+func errModuleClosed(op string) error {
+	return errorf(op, CodeClosed, "the module was closed; load it again")
 }
 
 // LoadScript loads a TorchScript file onto the CPU.
@@ -44,17 +51,29 @@ func LoadScriptOn(path string, dev Device) (*ScriptModule, error) {
 }
 
 // SetTraining switches the module between train() and eval(); LoadScript leaves it in eval.
+// module.train() writes every submodule's flag, so it waits for calls in flight.
 func (m *ScriptModule) SetTraining(on bool) error {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	if m.h == nil {
-		return ErrClosed
+		return errModuleClosed("ScriptModule.SetTraining")
 	}
 	e := C.int(1)
 	if on {
 		e = 0
 	}
-	return statusErr("ScriptModule.SetTraining", C.torch_jit_eval(m.h, e))
+	if err := statusErr("ScriptModule.SetTraining", C.torch_jit_eval(m.h, e)); err != nil {
+		return err
+	}
+	m.training = on
+	return nil
+}
+
+// Training reports whether the module is in training mode (module.training).
+func (m *ScriptModule) Training() bool {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.training
 }
 
 // Forward runs the module's forward on tensor inputs. The tensors it returns (tuples and lists
@@ -67,16 +86,17 @@ func (m *ScriptModule) Forward(inputs ...*Tensor) ([]*Tensor, error) {
 func (m *ScriptModule) Call(method string, inputs ...*Tensor) ([]*Tensor, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
+	op := "ScriptModule." + method
 	if m.h == nil {
-		return nil, ErrClosed
+		return nil, errModuleClosed(op)
 	}
 	s := resultScope(inputs)
-	if err := s.usable(); err != nil {
+	if err := s.usable(op); err != nil {
 		return nil, err
 	}
 	hs := make([]*C.TorchTensor, len(inputs))
 	for i, t := range inputs {
-		h, err := t.handle()
+		h, err := t.handle(op)
 		if err != nil {
 			return nil, err
 		}
@@ -88,7 +108,7 @@ func (m *ScriptModule) Call(method string, inputs ...*Tensor) ([]*Tensor, error)
 	var n C.int
 	st := C.torch_jit_call(m.h, cm, ptrT(hs), C.int(len(hs)), C.int(s.Mode()), &outs[0], maxOutputs, &n)
 	runtime.KeepAlive(inputs)
-	if err := statusErr("ScriptModule."+method, st); err != nil {
+	if err := statusErr(op, st); err != nil {
 		return nil, err
 	}
 	res := make([]*Tensor, int(n))

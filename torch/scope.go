@@ -1,6 +1,7 @@
 package torch
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -30,16 +31,24 @@ var scopeIDs atomic.Uint64
 //     innermost one when scopes are nested); with no scoped operand the caller owns it.
 //   - The operation runs in that scope's Mode; with no scoped operand in GradMode.
 //   - Keep takes a tensor out of the scope; Own puts one in.
+//   - Closing a tensor early takes it out too, so a scope that lives for a whole program holds
+//     only what is still open.
 //
 // A Scope may be used from several goroutines; its tensors follow the Tensor rules.
 type Scope struct {
 	mu      sync.Mutex
 	id      uint64
 	mode    Mode
-	tensors []*Tensor
+	tensors []*Tensor // owned tensors; nil marks the slot of one closed or kept since
+	holes   int       // nil slots in tensors
 	err     error
 	closed  bool
 }
+
+// compactMin is the number of holes below which a scope does not bother compacting: small
+// scopes stay as they are, big ones are compacted once half their slots are holes, which keeps
+// removal amortised O(1) and the list at most twice the open tensors (plus compactMin).
+const compactMin = 64
 
 // NewScope returns a scope whose operations record gradients.
 func NewScope() *Scope { return newScope(GradMode) }
@@ -71,23 +80,77 @@ func Do(m Mode, f func(s *Scope) error) error {
 	return f(s)
 }
 
-func (s *Scope) usable() error {
+// usable reports whether op may put results into s.
+func (s *Scope) usable(op string) error {
 	if s == nil {
 		return nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return errorf("Scope", CodeClosed, "scope is closed")
+		return errorf(op, CodeClosed, "its results would belong to a closed scope; create them in an open one")
 	}
 	return nil
 }
 
 func (s *Scope) add(t *Tensor) {
 	s.mu.Lock()
+	if s.closed {
+		// Another goroutine closed s after the caller checked it: t cannot join, and is freed
+		// now rather than left to the garbage collector.
+		s.mu.Unlock()
+		t.Close()
+		return
+	}
 	t.scope = s
+	t.slot = len(s.tensors)
 	s.tensors = append(s.tensors, t)
 	s.mu.Unlock()
+}
+
+// remove takes t out of s (Close and Keep call it).
+func (s *Scope) remove(t *Tensor) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t.scope != s {
+		return
+	}
+	t.scope = nil
+	i := t.slot
+	if i >= len(s.tensors) || s.tensors[i] != t {
+		return
+	}
+	s.tensors[i] = nil
+	s.holes++
+	// Tensors are mostly closed in reverse order of creation, which shrinks the list from the end.
+	n := len(s.tensors)
+	for n > 0 && s.tensors[n-1] == nil {
+		n--
+		s.holes--
+	}
+	s.tensors = s.tensors[:n]
+	if s.holes >= compactMin && 2*s.holes >= len(s.tensors) {
+		s.compact()
+	}
+	if c := cap(s.tensors); c > 4*compactMin && c > 4*len(s.tensors) {
+		// Give back the array a burst of tensors left behind.
+		s.tensors = slices.Clone(s.tensors)
+	}
+}
+
+// compact closes the holes, keeping creation order; s.mu is held.
+func (s *Scope) compact() {
+	n := 0
+	for _, u := range s.tensors {
+		if u != nil {
+			u.slot = n
+			s.tensors[n] = u
+			n++
+		}
+	}
+	clear(s.tensors[n:])
+	s.tensors = s.tensors[:n]
+	s.holes = 0
 }
 
 func (s *Scope) noteErr(err error) {
@@ -108,37 +171,35 @@ func (s *Scope) Err() error {
 	return s.err
 }
 
-// Len is the number of tensors the scope owns (closed ones included until the scope is closed).
+// Len is the number of tensors the scope owns: those created in it and not closed, kept or moved
+// since (0 for a nil scope).
 func (s *Scope) Len() int {
+	if s == nil {
+		return 0
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.tensors)
+	return len(s.tensors) - s.holes
 }
 
 // Keep removes t from its scope and returns it: the caller now owns it and must Close it.
 func (s *Scope) Keep(t *Tensor) *Tensor {
-	if t == nil || t.scope != s || s == nil {
+	if t == nil || s == nil || t.scope != s {
 		return t
 	}
-	s.mu.Lock()
-	for i, u := range s.tensors {
-		if u == t {
-			s.tensors[i] = nil
-			break
-		}
-	}
-	t.scope = nil
-	s.mu.Unlock()
+	s.remove(t)
 	return t
 }
 
-// Own moves t into s (from the caller or from another scope) and returns it.
+// Own moves t into s (from the caller or from another scope) and returns it. A closed tensor
+// has nothing left to own and stays out; a tensor given to a closed scope is freed at once, as
+// the scope's Close would have freed it.
 func (s *Scope) Own(t *Tensor) *Tensor {
-	if t == nil || s == nil || t.scope == s {
+	if t == nil || s == nil || t.scope == s || t.closed {
 		return t
 	}
 	if t.scope != nil {
-		t.scope.Keep(t)
+		t.scope.remove(t)
 	}
 	s.add(t)
 	return t
@@ -156,12 +217,16 @@ func (s *Scope) Close() error {
 	}
 	s.closed = true
 	ts := s.tensors
-	s.tensors = nil
+	s.tensors, s.holes = nil, 0
+	for _, t := range ts {
+		if t != nil {
+			t.scope = nil
+		}
+	}
 	s.mu.Unlock()
 	for _, t := range ts {
 		if t != nil {
 			t.Close()
-			t.scope = nil
 		}
 	}
 	liveScopes.Add(-1)
@@ -177,40 +242,4 @@ func resultScope(ts []*Tensor) *Scope {
 		}
 	}
 	return best
-}
-
-// Block runs f on handles to in that belong to a temporary child scope, so every intermediate
-// f creates is freed when Block returns; only the tensors f returns survive, moved to the
-// youngest scope among in (or, when none has a scope, to the caller). It bounds the memory of a
-// long forward pass to what one block needs, as PyTorch's reference counting does.
-func Block(f func(in []*Tensor) []*Tensor, in ...*Tensor) []*Tensor {
-	outer := resultScope(in)
-	tmp := newScope(outer.Mode())
-	defer tmp.Close()
-	shared := make([]*Tensor, len(in))
-	for i, t := range in {
-		shared[i] = t.Share(tmp)
-	}
-	out := f(shared)
-	for _, o := range out {
-		if o != nil && o.scope == tmp {
-			tmp.Keep(o)
-			outer.Own(o)
-		}
-	}
-	return out
-}
-
-// Chain applies steps one after another, each in its own Block, freeing each intermediate result
-// as soon as the next step has consumed it. The result lives where Block puts it.
-func Chain(x *Tensor, steps ...func(*Tensor) *Tensor) *Tensor {
-	cur := x
-	for _, step := range steps {
-		next := Block(func(in []*Tensor) []*Tensor { return []*Tensor{step(in[0])} }, cur)[0]
-		if cur != x {
-			cur.Close()
-		}
-		cur = next
-	}
-	return cur
 }

@@ -22,10 +22,15 @@ import (
 type Tensor struct {
 	h       *C.TorchTensor
 	err     error
+	closed  bool // Close freed h; operations report use after close
 	scope   *Scope
+	slot    int // index in scope.tensors, guarded by scope.mu
 	cleanup runtime.Cleanup
 	hasCln  bool
 }
+
+// closedMsg explains a use after close; the error's Op names the operation that was attempted.
+const closedMsg = "the tensor was closed (by Close or by its scope's Close); Keep it out of the scope or Share it to use it longer"
 
 // newTensor wraps a native handle and registers it with s (nil: the caller owns it).
 func newTensor(h *C.TorchTensor, s *Scope) *Tensor {
@@ -58,9 +63,16 @@ func freeCollected(h *C.TorchTensor) {
 }
 
 // Close frees the native tensor. It is idempotent and safe on a nil or failed tensor. A tensor
-// owned by a scope may be closed early; the scope then skips it.
+// owned by a scope may be closed early: it leaves the scope at once, so a long-lived scope holds
+// only the tensors still open. The error is always nil (Close satisfies io.Closer).
 func (t *Tensor) Close() error {
-	if t == nil || t.h == nil {
+	if t == nil {
+		return nil
+	}
+	if s := t.scope; s != nil {
+		s.remove(t)
+	}
+	if t.h == nil {
 		return nil
 	}
 	if t.hasCln {
@@ -70,58 +82,112 @@ func (t *Tensor) Close() error {
 	untrackAlloc(t)
 	C.torch_tensor_free(t.h)
 	t.h = nil
-	t.err = ErrClosed
+	t.closed = true
 	liveTensors.Add(-1)
 	return nil
 }
 
-// Err returns the error carried by a failed tensor, or ErrClosed after Close.
-func (t *Tensor) Err() error {
-	if t == nil {
-		return errorf("Tensor", CodeInvalid, "nil tensor")
+// Err returns the error carried by a failed tensor, or an error matching ErrClosed after Close.
+func (t *Tensor) Err() error { return t.errFor("Tensor") }
+
+// errFor is Err for an attempt to run op on t: a nil, zero or closed tensor is reported under
+// op's name, so the message says what was attempted. A failed tensor keeps its original error,
+// which names the operation that failed.
+func (t *Tensor) errFor(op string) error {
+	switch {
+	case t == nil:
+		return &Error{Op: op, Code: CodeInvalid, Msg: "nil tensor"}
+	case t.closed:
+		return &Error{Op: op, Code: CodeClosed, Msg: closedMsg}
+	case t.err != nil:
+		return t.err
+	case t.h == nil:
+		return &Error{Op: op, Code: CodeInvalid, Msg: "zero Tensor value; tensors come from this package's functions"}
 	}
-	if t.h == nil && t.err == nil {
-		return errorf("Tensor", CodeInvalid, "zero Tensor value; tensors come from this package's functions")
-	}
-	return t.err
+	return nil
 }
 
-// handle returns the native pointer or the reason there is none.
-func (t *Tensor) handle() (*C.TorchTensor, error) {
-	if err := t.Err(); err != nil {
+// handle returns the native pointer for op, or the reason there is none.
+func (t *Tensor) handle(op string) (*C.TorchTensor, error) {
+	if err := t.errFor(op); err != nil {
 		return nil, err
 	}
 	return t.h, nil
 }
 
-// Shape returns the sizes of each dimension (nil for a failed tensor).
+// shape returns the sizes for op, or why there are none: a failed tensor, or a native tensor
+// without sizes (an operator's undefined result).
+func (t *Tensor) shape(op string) ([]int64, error) {
+	h, err := t.handle(op)
+	if err != nil {
+		return nil, err
+	}
+	defer runtime.KeepAlive(t)
+	noSizes := &Error{Op: op, Code: CodeInvalid, Msg: "tensor has no sizes (an undefined operator result)"}
+	n := int(C.torch_tensor_dim(h))
+	if n < 0 {
+		return nil, noSizes
+	}
+	shape := make([]int64, n)
+	var p *C.int64_t
+	if n > 0 {
+		p = (*C.int64_t)(unsafe.Pointer(&shape[0]))
+	}
+	if C.torch_tensor_sizes(h, p, C.int(n)) != 0 {
+		return nil, noSizes
+	}
+	return shape, nil
+}
+
+// Shape returns the sizes of each dimension (nil for a failed tensor). Code that needs one size
+// should call Size, which reports why there is none instead of leaving a nil slice to index.
 func (t *Tensor) Shape() []int64 {
-	h, err := t.handle()
+	s, err := t.shape("Shape")
 	if err != nil {
 		return nil
 	}
-	n := int(C.torch_tensor_dim(h))
-	shape := make([]int64, n)
-	if n > 0 {
-		C.torch_tensor_shape(h, (*C.int64_t)(unsafe.Pointer(&shape[0])))
-	}
-	runtime.KeepAlive(t)
-	return shape
+	return s
 }
 
-// Dim is the number of dimensions.
+// Size returns the size of dimension dim, counting from the end when dim is negative (t.size(dim)
+// in PyTorch). It fails for a failed or closed tensor and for a dim out of range.
+func (t *Tensor) Size(dim int) (int64, error) {
+	s, err := t.shape("Size")
+	if err != nil {
+		return 0, err
+	}
+	n := len(s)
+	if n == 0 {
+		return 0, errorf("Size", CodeIndex, "dimension %d of a 0-D tensor: it has no dimensions", dim)
+	}
+	d := dim
+	if d < 0 {
+		d += n
+	}
+	if d < 0 || d >= n {
+		return 0, errorf("Size", CodeIndex, "dimension %d out of range for a %d-D tensor of shape %v (valid: %d to %d)",
+			dim, n, s, -n, n-1)
+	}
+	return s[d], nil
+}
+
+// Dim is the number of dimensions (0 for a failed tensor).
 func (t *Tensor) Dim() int {
-	h, err := t.handle()
+	h, err := t.handle("Dim")
 	if err != nil {
 		return 0
 	}
 	defer runtime.KeepAlive(t)
-	return int(C.torch_tensor_dim(h))
+	return max(int(C.torch_tensor_dim(h)), 0)
 }
 
-// Numel is the number of elements.
+// Numel is the number of elements (0 for a failed tensor).
 func (t *Tensor) Numel() int64 {
-	return numel(t.Shape())
+	s, err := t.shape("Numel")
+	if err != nil {
+		return 0
+	}
+	return numel(s)
 }
 
 func numel(shape []int64) int64 {
@@ -132,9 +198,9 @@ func numel(shape []int64) int64 {
 	return n
 }
 
-// DType returns the element type.
+// DType returns the element type (-1 for a failed tensor).
 func (t *Tensor) DType() DType {
-	h, err := t.handle()
+	h, err := t.handle("DType")
 	if err != nil {
 		return -1
 	}
@@ -142,21 +208,24 @@ func (t *Tensor) DType() DType {
 	return DType(C.torch_tensor_dtype(h))
 }
 
-// Device returns where the tensor lives.
+// Device returns where the tensor lives (CPU for a failed tensor).
 func (t *Tensor) Device() Device {
-	h, err := t.handle()
+	h, err := t.handle("Device")
 	if err != nil {
 		return CPU
 	}
 	var typ, idx C.int
 	C.torch_tensor_device(h, &typ, &idx)
 	runtime.KeepAlive(t)
+	if typ < 0 {
+		return CPU
+	}
 	return Device{Type: DeviceType(typ), Index: int(idx)}
 }
 
 // RequiresGrad reports whether autograd records operations on t.
 func (t *Tensor) RequiresGrad() bool {
-	h, err := t.handle()
+	h, err := t.handle("RequiresGrad")
 	if err != nil {
 		return false
 	}
@@ -166,7 +235,7 @@ func (t *Tensor) RequiresGrad() bool {
 
 // IsContiguous reports whether t is laid out row-major without gaps.
 func (t *Tensor) IsContiguous() bool {
-	h, err := t.handle()
+	h, err := t.handle("IsContiguous")
 	if err != nil {
 		return false
 	}
@@ -221,7 +290,7 @@ func FromBytes(s *Scope, data []byte, dtype DType, shape ...int64) *Tensor {
 }
 
 func fromBytes(s *Scope, op string, p unsafe.Pointer, nbytes C.size_t, dtype DType, shape []int64) *Tensor {
-	if err := s.usable(); err != nil {
+	if err := s.usable(op); err != nil {
 		return failed(err, nil)
 	}
 	var sp *C.int64_t
@@ -239,7 +308,7 @@ func fromBytes(s *Scope, op string, p unsafe.Pointer, nbytes C.size_t, dtype DTy
 // Data copies the tensor's values (moved to the CPU, made contiguous) into a new Go slice. T
 // must match the tensor's dtype.
 func Data[T Element](t *Tensor) ([]T, error) {
-	h, err := t.handle()
+	h, err := t.handle("Data")
 	if err != nil {
 		return nil, err
 	}
@@ -247,7 +316,11 @@ func Data[T Element](t *Tensor) ([]T, error) {
 	if got := t.DType(); got != want {
 		return nil, errorf("Data", CodeType, "tensor is %v, asked for %v; convert with To first", got, want)
 	}
-	out := make([]T, t.Numel())
+	shape, err := t.shape("Data")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]T, numel(shape))
 	var p unsafe.Pointer
 	if len(out) > 0 {
 		p = unsafe.Pointer(&out[0])
@@ -263,11 +336,19 @@ func Data[T Element](t *Tensor) ([]T, error) {
 
 // Bytes copies the raw little-endian element bytes (CPU, contiguous).
 func (t *Tensor) Bytes() ([]byte, error) {
-	h, err := t.handle()
+	h, err := t.handle("Bytes")
 	if err != nil {
 		return nil, err
 	}
-	out := make([]byte, int(t.Numel())*t.DType().Size())
+	shape, err := t.shape("Bytes")
+	if err != nil {
+		return nil, err
+	}
+	size := t.DType().Size()
+	if size == 0 {
+		return nil, errorf("Bytes", CodeType, "dtype %v is not supported here; convert with To first", t.DType())
+	}
+	out := make([]byte, numel(shape)*int64(size))
 	var p unsafe.Pointer
 	if len(out) > 0 {
 		p = unsafe.Pointer(&out[0])
@@ -282,6 +363,9 @@ func (t *Tensor) Bytes() ([]byte, error) {
 
 // Float32s is Data[float32] after converting to float32 when needed.
 func (t *Tensor) Float32s() ([]float32, error) {
+	if err := t.errFor("Float32s"); err != nil {
+		return nil, err
+	}
 	if t.DType() == Float32 {
 		return Data[float32](t)
 	}
@@ -292,6 +376,9 @@ func (t *Tensor) Float32s() ([]float32, error) {
 
 // Float64s is Data[float64] after converting to float64 when needed.
 func (t *Tensor) Float64s() ([]float64, error) {
+	if err := t.errFor("Float64s"); err != nil {
+		return nil, err
+	}
 	if t.DType() == Float64 {
 		return Data[float64](t)
 	}
@@ -302,6 +389,9 @@ func (t *Tensor) Float64s() ([]float64, error) {
 
 // Int64s is Data[int64] after converting to int64 when needed.
 func (t *Tensor) Int64s() ([]int64, error) {
+	if err := t.errFor("Int64s"); err != nil {
+		return nil, err
+	}
 	if t.DType() == Int64 {
 		return Data[int64](t)
 	}
@@ -312,7 +402,7 @@ func (t *Tensor) Int64s() ([]int64, error) {
 
 // Item returns the single value of a one-element tensor as float64.
 func (t *Tensor) Item() (float64, error) {
-	if err := t.Err(); err != nil {
+	if err := t.errFor("Item"); err != nil {
 		return 0, err
 	}
 	if n := t.Numel(); n != 1 {
@@ -328,25 +418,40 @@ func (t *Tensor) Item() (float64, error) {
 // Share returns a second handle to the same tensor (same storage, same autograd identity), owned
 // by s or by the caller when s is nil. It lets a value outlive the scope that produced it.
 func (t *Tensor) Share(s *Scope) *Tensor {
-	h, err := t.handle()
+	h, err := t.handle("Share")
 	if err != nil {
 		return failed(err, s)
 	}
-	if err := s.usable(); err != nil {
+	if err := s.usable("Share"); err != nil {
 		return failed(err, nil)
 	}
-	defer runtime.KeepAlive(t)
-	return newTensor(C.torch_tensor_share(h), s)
+	nh := C.torch_tensor_share(h)
+	runtime.KeepAlive(t)
+	if nh == nil {
+		return failed(errorf("Share", CodeOutOfMemory, "no memory left for a second tensor handle"), s)
+	}
+	return newTensor(nh, s)
 }
 
 // SameAs reports whether both handles refer to the same tensor.
 func (t *Tensor) SameAs(o *Tensor) bool {
-	a, err1 := t.handle()
-	b, err2 := o.handle()
+	a, err1 := t.handle("SameAs")
+	b, err2 := o.handle("SameAs")
 	if err1 != nil || err2 != nil {
 		return false
 	}
 	defer runtime.KeepAlive(t)
 	defer runtime.KeepAlive(o)
 	return C.torch_tensor_same(a, b) != 0
+}
+
+// Failed returns a tensor that carries err instead of data, owned by s (nil: the caller). It is
+// for packages built on this one that find an error in the middle of a chain of operations:
+// every operation on the result fails with err, and Err reports it. A nil err is itself reported
+// as an error.
+func Failed(s *Scope, err error) *Tensor {
+	if err == nil {
+		err = errorf("Failed", CodeInvalid, "called with a nil error")
+	}
+	return failed(err, s)
 }

@@ -5,6 +5,7 @@ import "C"
 
 import (
 	"bytes"
+	"context"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -96,7 +97,7 @@ func newBenchCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bench -model MODEL.csad",
 		Short: "Measure scoring speed and memory, against PyTorch on the same model",
-		Long: `Measure how fast a .csad model scores, the method's speed benchmark (§7.4) on this machine.
+		Long: `Measure how fast a .csad model scores, the method's speed benchmark (docs/method.md) on this machine.
 
 For each batch size B, random preprocessed inputs (B,3,256,256) are drawn with torch.randn after
 torch.manual_seed(-seed); -warmup calls, then -iters timed calls of the network's forward pass,
@@ -126,13 +127,13 @@ skips it.`,
 				}
 				o.mode = "fast"
 			}
-			return runBench(cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
+			return runBench(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.model, "model", "", "model file (.csad; make one with 'csad import')")
-	f.IntSliceVar(&o.batches, "batch", []int{1, 8}, "batch sizes, comma-separated")
-	f.IntVar(&o.threads, "threads", 0, "LibTorch intra-op threads, Go and Python alike (0: LibTorch's default)")
+	f.IntSliceVar(&o.batches, "batch", []int{1, 8}, fmt.Sprintf("batch sizes, comma-separated, each 1..%d", maxBatch))
+	f.IntVar(&o.threads, "threads", 0, fmt.Sprintf("LibTorch intra-op threads, Go and Python alike, 1..%d (0: LibTorch's default)", maxThreads()))
 	f.IntVar(&o.iters, "iters", 10, "timed calls per batch size")
 	f.IntVar(&o.warmup, "warmup", 2, "untimed calls before them")
 	f.Uint64Var(&o.seed, "seed", 0, "torch.manual_seed of the random inputs")
@@ -144,9 +145,12 @@ skips it.`,
 	return cmd
 }
 
-func runBench(out, logw io.Writer, o benchOptions) error {
+func runBench(ctx context.Context, out, logw io.Writer, o benchOptions) error {
 	if o.model == "" {
 		return errors.New("bench: -model is required")
+	}
+	if err := checkThreads("bench", o.threads); err != nil {
+		return err
 	}
 	var modes []string
 	switch o.mode {
@@ -157,8 +161,13 @@ func runBench(out, logw io.Writer, o benchOptions) error {
 	default:
 		return fmt.Errorf("bench: -mode must be exact, fast or both, not %q", o.mode)
 	}
-	if len(o.batches) == 0 || slices.ContainsFunc(o.batches, func(b int) bool { return b < 1 }) {
-		return fmt.Errorf("bench: -batch needs positive sizes, got %v", o.batches)
+	if len(o.batches) == 0 {
+		return errors.New("bench: -batch needs at least one size")
+	}
+	for _, b := range o.batches {
+		if err := checkBatch("bench", b); err != nil {
+			return err
+		}
 	}
 	if o.iters < 1 || o.warmup < 0 {
 		return fmt.Errorf("bench: -iters must be ≥ 1 and -warmup ≥ 0")
@@ -194,7 +203,7 @@ func runBench(out, logw io.Writer, o benchOptions) error {
 		}
 		for _, b := range o.batches {
 			logf("%s, batch %d: %d warm-up + %d timed calls", mode, b, o.warmup, o.iters)
-			r, err := benchGo(m, h.Config.ImageSize, b, o)
+			r, err := benchGo(ctx, m, h.Config.ImageSize, b, o)
 			if err != nil {
 				return fmt.Errorf("bench: %s batch %d: %w", mode, b, err)
 			}
@@ -210,7 +219,7 @@ func runBench(out, logw io.Writer, o benchOptions) error {
 	var pyErr error
 	if o.usePython {
 		logf("python: %s (eager PyTorch, no_grad, %d threads)", o.python, rep.Threads)
-		pyErr = benchPython(&rep, o, logw)
+		pyErr = benchPython(ctx, &rep, o, logw)
 		if pyErr == nil {
 			for i := range rep.Python {
 				rep.Python[i].setGFLOPS(rep.FLOPs, rep.ConvPeak.ChannelsLast)
@@ -237,6 +246,9 @@ func runBench(out, logw io.Writer, o benchOptions) error {
 		}
 	}
 
+	if ctx.Err() != nil {
+		return context.Cause(ctx) // a half-finished table would read as a result
+	}
 	if o.asJSON {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
@@ -256,7 +268,7 @@ func runBench(out, logw io.Writer, o benchOptions) error {
 }
 
 // benchGo times one batch size on the model as it is now laid out.
-func benchGo(m *csad.Model, size int64, batch int, o benchOptions) (benchRun, error) {
+func benchGo(ctx context.Context, m *csad.Model, size int64, batch int, o benchOptions) (benchRun, error) {
 	r := benchRun{Batch: batch, Iters: o.iters}
 	if err := torch.ManualSeed(o.seed); err != nil {
 		return r, err
@@ -269,6 +281,9 @@ func benchGo(m *csad.Model, size int64, batch int, o benchOptions) (benchRun, er
 	// call runs one forward pass in a scope of its own; x joins the scope for the call (so
 	// every result lands there) and leaves it before the scope frees everything else.
 	call := func(scores bool) ([]float64, error) {
+		if err := ctx.Err(); err != nil {
+			return nil, context.Cause(ctx)
+		}
 		s := torch.NewInferenceScope()
 		s.Own(x)
 		defer func() {
@@ -422,7 +437,7 @@ type pyResult struct {
 
 // benchPython writes bench_ref.py and csad_ref.py to a temporary folder and runs them on the
 // same model file and settings.
-func benchPython(rep *benchReport, o benchOptions, logw io.Writer) error {
+func benchPython(ctx context.Context, rep *benchReport, o benchOptions, logw io.Writer) error {
 	dir, err := os.MkdirTemp("", "csad-bench-")
 	if err != nil {
 		return err
@@ -439,7 +454,8 @@ func benchPython(rep *benchReport, o benchOptions, logw io.Writer) error {
 	for i, b := range o.batches {
 		bs[i] = strconv.Itoa(b)
 	}
-	cmd := exec.Command(o.python, "-B", script, "--model", o.model, "--batches", strings.Join(bs, ","),
+	// The context kills Python on SIGINT/SIGTERM, so the temporary folder is still removed.
+	cmd := exec.CommandContext(ctx, o.python, "-B", script, "--model", o.model, "--batches", strings.Join(bs, ","),
 		"--threads", strconv.Itoa(rep.Threads), "--warmup", strconv.Itoa(o.warmup),
 		"--iters", strconv.Itoa(o.iters), "--seed", strconv.FormatUint(o.seed, 10), "--flops")
 	var stdout, stderr bytes.Buffer

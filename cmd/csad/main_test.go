@@ -7,9 +7,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/csad-go/csad/csad/loco"
+	"github.com/csad-go/csad/csad/synth"
 )
 
 // TestMain lets the tests run the real main (exit status and stderr) by
@@ -20,13 +22,23 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if fixtureDir != "" {
+		os.RemoveAll(fixtureDir)
+	}
+	os.Exit(code)
+}
+
+// mainCmd is the command that runs main with args in a child process.
+func mainCmd(args ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "CSAD_RUN_MAIN=1", "CSAD_ARGS="+strings.Join(args, " "))
+	return cmd
 }
 
 func runMain(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "CSAD_RUN_MAIN=1", "CSAD_ARGS="+strings.Join(args, " "))
+	cmd := mainCmd(args...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -37,6 +49,39 @@ func runMain(t *testing.T, args ...string) (string, string, int) {
 		t.Fatal(err)
 	}
 	return out.String(), errb.String(), code
+}
+
+var (
+	fixtureOnce sync.Once
+	fixtureDir  string
+	fixtureErr  error
+)
+
+// fixture is shared by the scoring tests: the small golden model imported as small.csad, and
+// a tray data set of 64×48 images (4 good, 3 logical, 3 structural test images). Tests must
+// not change it.
+func fixture(t *testing.T) (model, category string) {
+	t.Helper()
+	fixtureOnce.Do(func() {
+		if fixtureDir, fixtureErr = os.MkdirTemp("", "csad-cli-test-"); fixtureErr != nil {
+			return
+		}
+		o := synth.DefaultOptions()
+		o.Width, o.Height = 64, 48
+		o.Train, o.Validation, o.TestGood, o.TestLogical, o.TestStructural = 1, 1, 4, 3, 3
+		if fixtureErr = synth.Generate(fixtureDir, "tray", o); fixtureErr != nil {
+			return
+		}
+		cmd := mainCmd("import", "-in", filepath.Join("..", "..", "testdata", "golden", "model_small.pth"),
+			"-out", filepath.Join(fixtureDir, "small.csad"))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			fixtureErr = fmt.Errorf("import: %v: %s", err, out)
+		}
+	})
+	if fixtureErr != nil {
+		t.Fatal(fixtureErr)
+	}
+	return filepath.Join(fixtureDir, "small.csad"), filepath.Join(fixtureDir, "tray")
 }
 
 func TestSynthAndReport(t *testing.T) {
@@ -58,7 +103,9 @@ func TestSynthAndReport(t *testing.T) {
 		lines = append(lines, fmt.Sprintf(`{"path":%q,"score":%d}`, s.Rel, i))
 	}
 	scores := filepath.Join(root, "scores.jsonl")
-	os.WriteFile(scores, []byte(strings.Join(lines, "\n")), 0o644)
+	if err := os.WriteFile(scores, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	rep := filepath.Join(root, "rep")
 	out, stderr, code = runMain(t, "report", "--dataset", filepath.Join(root, "connectors"), "--scores", scores, "--out", rep)
 	if code != 0 || !strings.Contains(out, "AUROC logical 100.000 structural 100.000 mean 100.000") {

@@ -27,7 +27,9 @@
 // Damaged, truncated, empty and non-image files give an error naming the
 // file, e.g. "imageproc: decode a.png: truncated or incomplete data:
 // unexpected EOF"; non-image data wraps [ErrFormat]. The header is checked
-// before pixels are allocated (at most twice Pillow's MAX_IMAGE_PIXELS).
+// before pixels are allocated: images above [MaxPixels] (64 Mpx unless
+// [SetMaxPixels] changed it) give an error wrapping [ErrTooLarge].
+// [ReadSize] reads only the header.
 //
 // # Resizing
 //
@@ -55,6 +57,7 @@
 // # Ownership and threading
 //
 // Every function returns new memory and keeps no reference to its
-// arguments; there is no global state, so all functions are safe to call
-// from several goroutines on different images.
+// arguments; the only global state is the [MaxPixels] limit, read and set
+// atomically, so all functions are safe to call from several goroutines on
+// different images.
 package imageproc

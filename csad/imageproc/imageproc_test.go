@@ -75,13 +75,12 @@ func TestDecodeErrors(t *testing.T) {
 // TestDecodeTooLarge checks that the header size is checked before pixels
 // are allocated.
 func TestDecodeTooLarge(t *testing.T) {
-	defer func(old int) { maxPixels = old }(maxPixels)
-	maxPixels = 100
+	defer SetMaxPixels(SetMaxPixels(100))
 	var buf bytes.Buffer
 	if err := png.Encode(&buf, image.NewGray(image.Rect(0, 0, 11, 10))); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Decode(&buf); err == nil || !strings.Contains(err.Error(), "11×10 out of range") {
+	if _, err := Decode(&buf); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "11×10 is 0.0 Mpx, above the limit") {
 		t.Errorf("error %v", err)
 	}
 }
@@ -204,8 +203,7 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Add([]byte("\x89PNG\r\n\x1a\n"))
 	f.Add([]byte{0xff, 0xd8, 0xff})
-	defer func(old int) { maxPixels = old }(maxPixels)
-	maxPixels = 1 << 20 // keep hostile headers from allocating much
+	defer SetMaxPixels(SetMaxPixels(1 << 20)) // keep hostile headers from allocating much
 	f.Fuzz(func(t *testing.T, data []byte) {
 		img, err := Decode(bytes.NewReader(data))
 		if err != nil {

@@ -4,9 +4,10 @@ import (
 	"fmt"
 	"image"
 	"image/png"
+	"io"
 	"math"
-	"os"
-	"path/filepath"
+
+	"github.com/csad-go/csad/internal/atomicfile"
 )
 
 // Overlay draws a w×h anomaly map over img as a heat map: the map is
@@ -75,38 +76,11 @@ func blend(p uint8, c float64) uint8 {
 	return uint8(math.Round(0.5*float64(p) + 0.5*255*c))
 }
 
-// WritePNG encodes img as PNG to path atomically: it writes a temporary file
-// in the same directory, syncs it and renames it over path, so a reader
-// never sees a half-written image and a failed write leaves any old file in
-// place.
-func WritePNG(path string, img image.Image) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".*.tmp")
-	if err != nil {
+// WritePNG encodes img as PNG to path atomically (internal/atomicfile): a reader never sees a
+// half-written image and a failed write leaves any old file in place.
+func WritePNG(path string, img image.Image) error {
+	if err := atomicfile.Write(path, func(w io.Writer) error { return png.Encode(w, img) }); err != nil {
 		return fmt.Errorf("imageproc: write %s: %w", path, err)
 	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-			err = fmt.Errorf("imageproc: write %s: %w", path, err)
-		}
-	}()
-	if err = png.Encode(f, img); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	// CreateTemp makes the file 0600; give it the usual permissions.
-	if err = os.Chmod(f.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"image/png"
 	"io"
 	"os"
+	"sync/atomic"
 )
 
 // RGB is an 8-bit RGB image stored row-major with interleaved channels
@@ -52,12 +53,82 @@ func (m *RGB) At(x, y int) color.Color {
 // neither PNG nor JPEG.
 var ErrFormat = errors.New("not a PNG or JPEG image")
 
-// maxPixels bounds the image size accepted by Decode, checked on the header
-// before any pixel memory is allocated, so a corrupt or hostile header cannot
-// make the decoder allocate gigabytes. It is twice Pillow's default
-// MAX_IMAGE_PIXELS, the size at which Pillow refuses to open an image. Tests
-// lower it.
-var maxPixels = 2 * 89478485
+// ErrTooLarge is wrapped by the errors of [Load], [Decode] and [ReadSize] when the header
+// declares more pixels than [MaxPixels] allows.
+var ErrTooLarge = errors.New("image too large")
+
+// DefaultMaxPixels is the initial [MaxPixels]: 64 Mpx (8000×8000). A PNG of a few hundred KB can
+// declare a huge canvas (one of 481 KB and 13000×13000 made 'csad score' use 4.4 GiB: the decoded
+// image, its RGB copy, the full-size anomaly map and the overlay each grow with the canvas); at
+// 64 Mpx one image stays near 1.5 GiB. MVTec LOCO images have at most 1.7 Mpx.
+const DefaultMaxPixels = 64_000_000
+
+var maxPixels atomic.Int64
+
+func init() { maxPixels.Store(DefaultMaxPixels) }
+
+// MaxPixels is the largest width×height that [Load], [Decode] and [ReadSize] accept. The size
+// is checked on the header, before any pixel memory is allocated.
+func MaxPixels() int { return int(maxPixels.Load()) }
+
+// SetMaxPixels changes [MaxPixels] for the whole process (a command sets it from a flag at
+// start-up) and returns the previous limit. It panics if n is not positive: a program that
+// computed no limit has a bug, and zero would refuse every image.
+func SetMaxPixels(n int) (old int) {
+	if n <= 0 {
+		panic(fmt.Sprintf("imageproc: SetMaxPixels(%d): the limit must be positive", n))
+	}
+	return int(maxPixels.Swap(int64(n)))
+}
+
+// checkSize applies the limit to a header's size.
+func checkSize(w, h int) error {
+	if w <= 0 || h <= 0 {
+		return fmt.Errorf("image size %d×%d in the header is not positive", w, h)
+	}
+	if lim := maxPixels.Load(); int64(w)*int64(h) > lim {
+		return fmt.Errorf("%w: %d×%d is %.1f Mpx, above the limit of %.1f Mpx (%d pixels)",
+			ErrTooLarge, w, h, float64(w)*float64(h)/1e6, float64(lim)/1e6, lim)
+	}
+	return nil
+}
+
+// ReadSize returns the width and height of a PNG or JPEG file from its header alone, without
+// decoding pixels, and applies [MaxPixels]. Errors name the file.
+func ReadSize(path string) (w, h int, err error) {
+	fail := func(err error) (int, int, error) {
+		return 0, 0, fmt.Errorf("imageproc: read %s: %w", path, err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, 0, fmt.Errorf("imageproc: %w", err)
+	}
+	defer f.Close()
+	br := bufio.NewReader(f)
+	head, err := br.Peek(8)
+	if len(head) == 0 {
+		if err == nil || err == io.EOF {
+			err = errors.New("empty file")
+		}
+		return fail(err)
+	}
+	var cfg image.Config
+	switch {
+	case bytes.HasPrefix(head, []byte("\x89PNG\r\n\x1a\n")):
+		cfg, err = png.DecodeConfig(br)
+	case bytes.HasPrefix(head, []byte{0xff, 0xd8}):
+		cfg, err = jpeg.DecodeConfig(br)
+	default:
+		return fail(fmt.Errorf("%w (starts with % x)", ErrFormat, head))
+	}
+	if err != nil {
+		return fail(truncated(err))
+	}
+	if err := checkSize(cfg.Width, cfg.Height); err != nil {
+		return fail(err)
+	}
+	return cfg.Width, cfg.Height, nil
+}
 
 // Load reads a PNG or JPEG file and converts it to 8-bit RGB as Pillow's
 // Image.open(path).convert("RGB") does (see the package documentation for the
@@ -109,8 +180,8 @@ func decode(r io.Reader, name string) (*RGB, error) {
 	if err != nil {
 		return fail(truncated(err))
 	}
-	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width > maxPixels/cfg.Height {
-		return fail(fmt.Errorf("image size %d×%d out of range (at most %d pixels)", cfg.Width, cfg.Height, maxPixels))
+	if err := checkSize(cfg.Width, cfg.Height); err != nil {
+		return fail(err)
 	}
 	img, err := decodeImage(bytes.NewReader(data))
 	if err != nil {

@@ -7,6 +7,8 @@ import (
 	"math"
 	"os"
 	"strconv"
+
+	"github.com/csad-go/csad/internal/atomicfile"
 )
 
 // DefectConfig is one entry of defects_config.json.
@@ -109,11 +111,14 @@ func ReadDefectsConfig(path string) (DefectsConfig, error) {
 	return c, nil
 }
 
-// WriteDefectsConfig writes c in the official format (a JSON list, indented).
+// WriteDefectsConfig writes c in the official format (a JSON list, indented), atomically.
 func WriteDefectsConfig(path string, c DefectsConfig) error {
 	b, err := json.MarshalIndent(c, "", "    ")
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
+	if err := atomicfile.WriteFile(path, append(b, '\n')); err != nil {
+		return fmt.Errorf("loco: %w", err)
+	}
+	return nil
 }

@@ -1,17 +1,19 @@
 #!/usr/bin/python3
-"""Plain-PyTorch reference of the CSAD unified model (`CSAD_ONNX`), re-created from
-docs/spec csad-method.md §2, §3.1–3.4, §4.1, §4.6, §6.1 and §7.1–7.2.
+"""Plain-PyTorch reference of the CSAD unified model (the official `CSAD_ONNX`), as described in
+docs/method.md (#encoder, #lgst-branch, #segmentor, #patch-histogram-detector, #unified-forward).
+It was compared with the official code itself, layer by layer, and found bitwise equal
+(docs/numerics.md#official-comparison).
 
 It is the golden reference csad-go's Go model is tested against (testdata/gen_model_golden.py,
 which imports it through the testdata/csad_ref.py shim), and the model 'csad bench' times in
 Python (the csad binary embeds this file: package csad/pyref).
 Every size comes from one JSON-serialisable config dict (PAPER_CONFIG / SMALL_CONFIG below); the
-state-dict keys and their order are those of the official `ckpt/pytorch_models/<cat>.pth` (§7.1):
+state-dict keys and their order are those of the official `ckpt/pytorch_models/<cat>.pth`:
 
     teacher_mean, teacher_std            [1,C,1,1]  buffers
     q_st_start, q_st_end, q_ae_start, q_ae_end, lgst_mean, lgst_std,
     patch_hist_mean, patch_hist_std      []         buffers (float32)
-    encoder.*                            §2.3 (timm features_only WRN-50-2, layers 1–3)
+    encoder.*                            timm features_only WRN-50-2, layers 1–3 (torchvision names)
     teacher.proj.{weight,bias}
     local_st.*                           conv1..conv5, conv_st, conv_ae
     autoencoder.*                        enconv1..6, deconv1..8
@@ -63,13 +65,13 @@ def small_config(classes=5):
 
 
 def bilinear(x, size):
-    """§ conventions: upsample_bilinear2d, align_corners=False, no antialias (always called, also
+    """upsample_bilinear2d, align_corners=False, no antialias (always called, also
     when the size does not change, as the official code does)."""
     return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
 
 
 # --------------------------------------------------------------------------------------------
-# §2 encoder: ResNet v1.5 trunk (layers 1–3), torchvision/timm state-dict names
+# encoder (docs/method.md#encoder): ResNet v1.5 trunk (layers 1–3), torchvision/timm names
 # --------------------------------------------------------------------------------------------
 
 class Bottleneck(nn.Module):
@@ -130,11 +132,11 @@ class ResNetTrunk(nn.Module):
 
 
 # --------------------------------------------------------------------------------------------
-# §3 LGST branch
+# LGST branch (docs/method.md#lgst-branch)
 # --------------------------------------------------------------------------------------------
 
 class TeacherHead(nn.Module):
-    """§3.1 steps 2–5 on features 1 and 2 of the encoder list: resize both to feature_size
+    """Teacher head on features 1 and 2 of the encoder list: resize both to feature_size
     (bilinear), cat [layer2, layer3], avg-pool 3/1/1 count_include_pad, 1×1 proj with bias."""
 
     def __init__(self, cfg):
@@ -151,7 +153,7 @@ class TeacherHead(nn.Module):
 
 
 class LocalStudent(nn.Module):
-    """§3.2 (padding=True). Returns (st, ae)."""
+    """Local student (official padding=True). Returns (st, ae)."""
 
     def __init__(self, cfg):
         super().__init__()
@@ -181,7 +183,7 @@ class LocalStudent(nn.Module):
 
 
 class PDN_M(nn.Module):
-    """§3.3: LocalStudent trunk up to conv4 (same pads), conv5 → 2·C (k4, p0) + ReLU, conv6 1×1
+    """PDN_M (defined by the official code, unused by CSAD): LocalStudent trunk up to conv4 (same pads), conv5 → 2·C (k4, p0) + ReLU, conv6 1×1
     2C→2C (no ReLU), bilinear resize to feature_size, split channels [0:C] = st, [C:2C] = ae."""
 
     def __init__(self, cfg):
@@ -204,11 +206,11 @@ class PDN_M(nn.Module):
         return x[:, :self.tc], x[:, self.tc:]
 
 
-AE_DECODER_SIZES = (3, 8, 15, 32, 63, 127)  # §3.4 fixed resize targets before deconv1..deconv6
+AE_DECODER_SIZES = (3, 8, 15, 32, 63, 127)  # fixed resize targets before deconv1..deconv6
 
 
 class AutoEncoder(nn.Module):
-    """§3.4. Dropout(0.2) after deconv1..6 is identity in eval mode (modules kept for fidelity)."""
+    """Autoencoder. Dropout(0.2) after deconv1..6 is identity in eval mode (modules kept for fidelity)."""
 
     def __init__(self, cfg):
         super().__init__()
@@ -243,7 +245,7 @@ class AutoEncoder(nn.Module):
 
 
 # --------------------------------------------------------------------------------------------
-# §4.1 Segmentor (ASPP + DeepLab-v3+ decoder)
+# Segmentor (docs/method.md#segmentor): ASPP + DeepLab-v3+ decoder
 # --------------------------------------------------------------------------------------------
 
 class _ConvBnReLU(nn.Sequential):
@@ -281,14 +283,14 @@ class _ASPP(nn.Module):
 
 
 class Segmentor(nn.Module):
-    """§4.1. Input: encoder list [x1, x2, x3]; output logits (B, classes, S, S), S = image_size."""
+    """Segmentor. Input: encoder list [x1, x2, x3]; output logits (B, classes, S, S), S = image_size."""
 
     def __init__(self, cfg):
         super().__init__()
         sc, out = cfg["segmentor"], cfg["encoder"]["out"]
         self.in_size = cfg["image_size"]
         w, r = sc["width"], sc["reduce"]
-        # registration order as listed in spec §4.1: aspp, reduce, fc1, fc2
+        # registration order of the official module: aspp, reduce, fc1, fc2
         self.aspp = _ASPP(out[2], w, sc["dilations"])
         self.reduce = _ConvBnReLU(out[0], r, 1, 1, 0, 1)
         self.fc1 = _ConvBnReLU(w * (len(sc["dilations"]) + 2), w, 1, 1, 0, 1)
@@ -312,7 +314,7 @@ class Segmentor(nn.Module):
 
 
 # --------------------------------------------------------------------------------------------
-# §4.6 FixedPatchClassDetector
+# FixedPatchClassDetector (docs/method.md#patch-histogram-detector)
 # --------------------------------------------------------------------------------------------
 
 class FixedPatchClassDetector(nn.Module):
@@ -346,13 +348,18 @@ class FixedPatchClassDetector(nn.Module):
 
     @staticmethod
     def mahalanobis(h, mean, invcov):
-        """Official per-sample loop: d_i = sqrt((δᵀ Σ⁺) δ), δ = h_i − μ (column), float32."""
+        """d_i = sqrt(δᵀ (Σ⁺ δ)), δ = h_i − μ (column), float32, one sample at a time.
+
+        The grouping and the per-sample loop are the official ones, and both matter bit for bit:
+        two 2-D matmuls (mm) per sample, the inner one Σ⁺ δ. A batched form (bmm, or one mm
+        with all δ as columns) rounds differently for some inputs, as does (δᵀ Σ⁺) δ whenever
+        Σ⁺ is not exactly symmetric (docs/numerics.md#mahalanobis-distance)."""
         out = []
         for i in range(h.shape[0]):
             delta = h[i] - mean                                              # (K,1)
-            q = torch.matmul(torch.matmul(delta.t(), invcov), delta)         # (1,1)
-            out.append(torch.sqrt(q).reshape(1))
-        return torch.cat(out)                                                # (B,)
+            q = torch.matmul(delta.T, torch.matmul(invcov, delta)).squeeze()  # ()
+            out.append(torch.sqrt(q))
+        return torch.stack(out)                                              # (B,)
 
     def detail(self, logits):
         label, hist, patch = self.histograms(logits)
@@ -367,7 +374,7 @@ class FixedPatchClassDetector(nn.Module):
 
 
 # --------------------------------------------------------------------------------------------
-# §7 unified model
+# unified model (docs/method.md#unified-forward)
 # --------------------------------------------------------------------------------------------
 
 SCALARS = ("q_st_start", "q_st_end", "q_ae_start", "q_ae_end",
@@ -375,8 +382,8 @@ SCALARS = ("q_st_start", "q_st_end", "q_ae_start", "q_ae_end",
 
 
 class CSAD(nn.Module):
-    """`CSAD_ONNX` (§7.1–7.2). All normalisers are persistent float32 buffers registered before
-    the submodules, so state_dict() starts with them in the order of §7.1."""
+    """`CSAD_ONNX`. All normalisers are persistent float32 buffers registered before the
+    submodules, so state_dict() starts with them in the official order."""
 
     def __init__(self, cfg):
         super().__init__()
@@ -403,7 +410,7 @@ class CSAD(nn.Module):
         return {"feats": feats, "logits": logits, "t": t, "st": st, "ae": ae, "a": a}
 
     def maps(self, r):
-        """§7.2 steps 3–4 from raw outputs: raw and normalised m_l, m_g (B,64,64)."""
+        """Unified forward steps 3–4 from raw outputs: raw and normalised m_l, m_g (B,64,64)."""
         t_hat = (r["t"] - self.teacher_mean) / self.teacher_std
         m_l_raw = torch.mean((t_hat - r["st"]) ** 2, dim=1)
         m_g_raw = torch.mean((r["ae"] - r["a"]) ** 2, dim=1)
@@ -429,6 +436,6 @@ class CSAD(nn.Module):
 
 
 def expected_state_dict_prefixes():
-    """Top-level order of §7.1."""
+    """Top-level state-dict order of the official unified checkpoint."""
     return ["teacher_mean", "teacher_std", *SCALARS, "encoder", "teacher", "local_st",
             "autoencoder", "segmentor", "patch_hist_detector"]

@@ -19,7 +19,9 @@
 //
 // Outputs, in the output folder: metrics.json (the official layout, see
 // metrics.Results), report.md, roc.png, hist.png and, with maps,
-// worst_cases.png.
+// worst_cases.png. Each is written to a temporary file and renamed into
+// place, so a reader never sees half a file and a rerun into the same folder
+// replaces each file whole.
 //
 // # Ownership and threading
 //

@@ -6,8 +6,8 @@ import (
 	"image/color"
 	imgdraw "image/draw"
 	"image/png"
+	"io"
 	"math"
-	"os"
 	"slices"
 
 	"golang.org/x/image/font"
@@ -22,6 +22,7 @@ import (
 	"github.com/csad-go/csad/csad/loco"
 	"github.com/csad-go/csad/csad/metrics"
 	"github.com/csad-go/csad/csad/tiffmap"
+	"github.com/csad-go/csad/internal/atomicfile"
 )
 
 var splits = []string{loco.LogicalAnomalies, loco.StructuralAnomalies}
@@ -135,15 +136,14 @@ func savePanels(p string, panels []*plot.Plot, w, h vg.Length) error {
 	for j := range panels {
 		panels[j].Draw(canv[0][j])
 	}
-	f, err := os.Create(p)
+	err := atomicfile.Write(p, func(w io.Writer) error {
+		_, err := vgimg.PngCanvas{Canvas: img}.WriteTo(w)
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("report: %w", err)
-	}
-	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(f); err != nil {
-		f.Close()
 		return fmt.Errorf("report: %s: %w", p, err)
 	}
-	return f.Close()
+	return nil
 }
 
 // worstCases picks the anomalous images with the lowest scores (misses) and
@@ -263,13 +263,8 @@ func jet(t float64) color.RGBA {
 }
 
 func savePNG(p string, img image.Image) error {
-	f, err := os.Create(p)
-	if err != nil {
-		return fmt.Errorf("report: %w", err)
-	}
-	if err := png.Encode(f, img); err != nil {
-		f.Close()
+	if err := atomicfile.Write(p, func(w io.Writer) error { return png.Encode(w, img) }); err != nil {
 		return fmt.Errorf("report: %s: %w", p, err)
 	}
-	return f.Close()
+	return nil
 }

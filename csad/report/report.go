@@ -15,6 +15,7 @@ import (
 	"github.com/csad-go/csad/csad/loco"
 	"github.com/csad-go/csad/csad/metrics"
 	"github.com/csad-go/csad/csad/tiffmap"
+	"github.com/csad-go/csad/internal/atomicfile"
 )
 
 // Options configures Run.
@@ -220,7 +221,7 @@ func Run(opt Options) (*Summary, error) {
 }
 
 func writeFile(dir, name string, b []byte, sum *Summary) error {
-	if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, name), b); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
 	sum.Files = append(sum.Files, name)

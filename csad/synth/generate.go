@@ -1,11 +1,11 @@
 package synth
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"image"
 	"image/png"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"github.com/csad-go/csad/csad/loco"
+	"github.com/csad-go/csad/internal/atomicfile"
 )
 
 // Options configures Generate. The zero value of a count means "use the
@@ -223,12 +224,8 @@ func writeOne(c *category, dir string, opt Options, j job, values map[string]uin
 }
 
 func writePNG(path string, img image.Image) error {
-	var b bytes.Buffer
-	if err := png.Encode(&b, img); err != nil {
+	if err := atomicfile.Write(path, func(w io.Writer) error { return png.Encode(w, img) }); err != nil {
 		return fmt.Errorf("synth: %s: %w", path, err)
-	}
-	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("synth: %w", err)
 	}
 	return nil
 }

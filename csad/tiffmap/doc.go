@@ -7,7 +7,14 @@
 // accepts what common writers (tifffile, libtiff, Pillow) produce for such
 // maps: either byte order, any number of strips, no compression or Deflate
 // without predictor. Tiled, multi-channel, BigTIFF and non-float files are
-// rejected with an error saying what was found.
+// rejected with an error saying what was found. Python's tifffile.imread
+// reads what Write produces bit for bit (tested).
+//
+// WriteFile writes atomically: a temporary file in the same folder, renamed
+// over the target when complete (internal/atomicfile), so a reader or a run
+// killed mid-write never sees a truncated map. [Map.Resize] resizes a map
+// bilinearly as PyTorch's F.interpolate(align_corners=False) does, for maps
+// wanted at another size than the image's.
 //
 // # Ownership and threading
 //

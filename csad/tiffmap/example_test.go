@@ -21,3 +21,13 @@ func Example() {
 	fmt.Println(back.Width, back.Height, back.At(1, 1))
 	// Output: 3 2 0.75
 }
+
+func ExampleMap_Resize() {
+	m := &tiffmap.Map{Width: 2, Height: 1, Pix: []float32{0, 1}}
+	big, err := m.Resize(4, 1)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(big.Pix)
+	// Output: [0 0.25 0.75 1]
+}

@@ -10,6 +10,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+
+	"github.com/csad-go/csad/internal/atomicfile"
 )
 
 // Map is a 2-D float32 anomaly map.
@@ -25,9 +27,11 @@ func New(w, h int) *Map { return &Map{Width: w, Height: h, Pix: make([]float32, 
 // At returns the value at column x, row y.
 func (m *Map) At(x, y int) float32 { return m.Pix[y*m.Width+x] }
 
-// maxPixels bounds what Read allocates, so a corrupt header cannot ask for
-// gigabytes (the largest MVTec LOCO image has 1.7 M pixels).
-const maxPixels = 1 << 28
+// MaxPixels bounds the maps Write and Resize produce and Read accepts (1 GiB of float32), so a
+// corrupt header cannot ask for more; the largest MVTec LOCO image has 1.7 M pixels.
+const MaxPixels = 1 << 28
+
+const maxPixels = MaxPixels
 
 const (
 	tagWidth        = 256
@@ -48,10 +52,25 @@ const (
 	typeLong  = 4
 )
 
+// check rejects maps Write cannot encode: the strip length is a 32-bit field, and a map larger
+// than Read accepts would be a file this package cannot read back.
+func check(m *Map) error {
+	if m == nil {
+		return errors.New("tiffmap: nil map")
+	}
+	if m.Width <= 0 || m.Height <= 0 || int64(m.Width)*int64(m.Height) != int64(len(m.Pix)) {
+		return fmt.Errorf("tiffmap: bad map: %d×%d with %d values", m.Width, m.Height, len(m.Pix))
+	}
+	if len(m.Pix) > maxPixels {
+		return fmt.Errorf("tiffmap: map %d×%d has more than %d pixels; write it smaller", m.Width, m.Height, maxPixels)
+	}
+	return nil
+}
+
 // Write encodes m as a float32 TIFF.
 func Write(w io.Writer, m *Map) error {
-	if m.Width <= 0 || m.Height <= 0 || len(m.Pix) != m.Width*m.Height {
-		return fmt.Errorf("tiffmap: bad map: %d×%d with %d values", m.Width, m.Height, len(m.Pix))
+	if err := check(m); err != nil {
+		return err
 	}
 	n := uint32(len(m.Pix) * 4)
 	type entry struct {
@@ -107,16 +126,19 @@ func Write(w io.Writer, m *Map) error {
 	return err
 }
 
-// WriteFile writes m to path, creating parent folders.
+// WriteFile writes m to path, creating parent folders. The file appears whole or not at all
+// (temporary file and rename), so a reader or a run killed mid-write never sees a truncated map.
 func WriteFile(path string, m *Map) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	var b bytes.Buffer
-	if err := Write(&b, m); err != nil {
+	if err := check(m); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	return os.WriteFile(path, b.Bytes(), 0o644)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("tiffmap: %w", err)
+	}
+	if err := atomicfile.Write(path, func(w io.Writer) error { return Write(w, m) }); err != nil {
+		return fmt.Errorf("tiffmap: write %s: %w", path, err)
+	}
+	return nil
 }
 
 // ReadFile reads a float32 TIFF map from path; errors name the path.
@@ -268,4 +290,51 @@ func Decode(data []byte) (*Map, error) {
 		m.Pix[i] = math.Float32frombits(bo.Uint32(raw[4*i:]))
 	}
 	return m, nil
+}
+
+// Resize returns m resized to w×h by bilinear interpolation with PyTorch's align_corners=false
+// convention (F.interpolate(mode="bilinear")): output pixel centres map to input pixel centres
+// and the edges are clamped. It serves maps written at a size other than the image's; the
+// image-size map of the scorer is LibTorch's own interpolation of the same 64×64 values, which
+// Resize matches within float32 rounding.
+func (m *Map) Resize(w, h int) (*Map, error) {
+	if err := check(m); err != nil {
+		return nil, err
+	}
+	if w <= 0 || h <= 0 || int64(w)*int64(h) > maxPixels {
+		return nil, fmt.Errorf("tiffmap: resize to %d×%d: want both sides positive and at most %d pixels", w, h, maxPixels)
+	}
+	xs := taps(m.Width, w)
+	ys := taps(m.Height, h)
+	out := New(w, h)
+	for y, ty := range ys {
+		r0 := m.Pix[ty.i0*m.Width:]
+		r1 := m.Pix[ty.i1*m.Width:]
+		for x, tx := range xs {
+			// The order of PyTorch's CPU kernel: weights in float32, rows blended last.
+			top := tx.w0*r0[tx.i0] + tx.w1*r0[tx.i1]
+			bot := tx.w0*r1[tx.i0] + tx.w1*r1[tx.i1]
+			out.Pix[y*w+x] = ty.w0*top + ty.w1*bot
+		}
+	}
+	return out, nil
+}
+
+// tap is one output position's two source indices and their weights.
+type tap struct {
+	i0, i1 int
+	w0, w1 float32
+}
+
+func taps(in, out int) []tap {
+	scale := float32(in) / float32(out)
+	t := make([]tap, out)
+	for o := range t {
+		src := max(scale*(float32(o)+0.5)-0.5, 0)
+		i0 := min(int(src), in-1)
+		i1 := min(i0+1, in-1)
+		l1 := src - float32(i0)
+		t[o] = tap{i0, i1, 1 - l1, l1}
+	}
+	return t
 }

@@ -106,9 +106,9 @@ func TestLoadFixtures(t *testing.T) {
 			got := normalise(t, encodeJSON(t, v))
 			want := normalise(t, readFixture(t, name+".json"))
 			if !reflect.DeepEqual(got, want) {
-				g, _ := json.Marshal(got)
-				w, _ := json.Marshal(want)
-				t.Fatalf("values differ\n got: %s\nwant: %s", g, w)
+				g, gerr := json.Marshal(got)
+				w, werr := json.Marshal(want)
+				t.Fatalf("values differ\n got: %s (%v)\nwant: %s (%v)", g, gerr, w, werr)
 			}
 		})
 	}
@@ -143,10 +143,18 @@ func TestLoadSharedStorage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := v.(*Dict)
-	base, _ := d.Get("base")
-	same, _ := d.Get("same_object")
-	if base.(*Tensor) != same.(*Tensor) {
+	d, ok := v.(*Dict)
+	if !ok {
+		t.Fatalf("views.pt holds a %T, want a dict", v)
+	}
+	base, ok1 := d.Get("base")
+	same, ok2 := d.Get("same_object")
+	bt, ok3 := base.(*Tensor)
+	st, ok4 := same.(*Tensor)
+	if !ok1 || !ok2 || !ok3 || !ok4 {
+		t.Fatalf("views.pt: base %T, same_object %T; want two tensors", base, same)
+	}
+	if bt != st {
 		t.Error("a tensor pickled twice should load as one *Tensor")
 	}
 }
@@ -156,12 +164,27 @@ func TestLoadOptimizerIntKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	state, _ := v.(*Dict).Get("state")
-	s0, ok := state.(*Dict).Get(0) // int matches the int64 key
+	d, ok := v.(*Dict)
+	if !ok {
+		t.Fatalf("optimizer.pt holds a %T, want a dict", v)
+	}
+	sv, ok := d.Get("state")
+	if !ok {
+		t.Fatal("optimizer.pt has no state")
+	}
+	state, ok := sv.(*Dict)
+	if !ok {
+		t.Fatalf("state is a %T, want a dict", sv)
+	}
+	s0v, ok := state.Get(0) // int matches the int64 key
 	if !ok {
 		t.Fatal("state has no entry 0")
 	}
-	if _, ok := s0.(*Dict).Get("exp_avg"); !ok {
+	s0, ok := s0v.(*Dict)
+	if !ok {
+		t.Fatalf("state[0] is a %T, want a dict", s0v)
+	}
+	if _, ok := s0.Get("exp_avg"); !ok {
 		t.Fatal("state[0] has no exp_avg")
 	}
 	if _, err := Flatten(v); err == nil || !strings.Contains(err.Error(), `"param_groups"`) {
@@ -178,7 +201,10 @@ func TestSafetensorsFixture(t *testing.T) {
 	for _, n := range ts {
 		pairs = append(pairs, []any{n.Name, encode(t, n.Tensor)})
 	}
-	b, _ := json.Marshal(map[string]any{"tensors": pairs, "metadata": meta})
+	b, err := json.Marshal(map[string]any{"tensors": pairs, "metadata": meta})
+	if err != nil {
+		t.Fatal(err)
+	}
 	got := normalise(t, b)
 	want := normalise(t, readFixture(t, "tensors.safetensors.json"))
 	if !reflect.DeepEqual(got, want) {
@@ -202,7 +228,10 @@ func TestSafetensorsRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(ts, ts2) || !reflect.DeepEqual(meta, meta2) {
 		t.Fatal("safetensors round trip changed the tensors")
 	}
-	raw, _ := os.ReadFile(path)
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if hl := binary.LittleEndian.Uint64(raw); (8+hl)%8 != 0 {
 		t.Errorf("data section starts at %d, want 8-byte alignment", 8+hl)
 	}
@@ -348,7 +377,10 @@ func TestSaveFileAtomic(t *testing.T) {
 	if _, err := LoadFile(path); err != nil {
 		t.Fatalf("previous checkpoint damaged: %v", err)
 	}
-	entries, _ := os.ReadDir(dir)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(entries) != 1 {
 		t.Fatalf("directory holds %d entries, want only ckpt.pt", len(entries))
 	}

@@ -18,8 +18,17 @@ func FuzzLoad(f *testing.F) {
 	expandLimit = 1 << 20
 	f.Cleanup(func() { expandLimit = old })
 
-	files, _ := filepath.Glob(filepath.Join(fixtureDir, "*.pt"))
-	st, _ := filepath.Glob(filepath.Join(fixtureDir, "*.safetensors"))
+	files, err := filepath.Glob(filepath.Join(fixtureDir, "*.pt"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	st, err := filepath.Glob(filepath.Join(fixtureDir, "*.safetensors"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	if len(files) == 0 || len(st) == 0 {
+		f.Fatalf("no seed fixtures in %s (%d .pt, %d .safetensors): run testdata/gen_checkpoint_fixtures.py", fixtureDir, len(files), len(st))
+	}
 	for _, name := range append(files, st...) {
 		b, err := os.ReadFile(name)
 		if err != nil {
@@ -29,9 +38,17 @@ func FuzzLoad(f *testing.F) {
 		if zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b))); err == nil {
 			for _, zf := range zr.File {
 				if filepath.Base(zf.Name) == "data.pkl" {
-					rc, _ := zf.Open()
-					pkl, _ := io.ReadAll(rc)
-					rc.Close()
+					rc, err := zf.Open()
+					if err != nil {
+						f.Fatalf("%s: %v", name, err)
+					}
+					pkl, err := io.ReadAll(rc)
+					if cerr := rc.Close(); err == nil {
+						err = cerr
+					}
+					if err != nil {
+						f.Fatalf("%s: %v", name, err)
+					}
 					f.Add(pkl)
 				}
 			}

@@ -287,7 +287,7 @@ func (l *loader) persistentLoad(pid any) (any, error) {
 	if !ok || len(*t) < 5 {
 		return nil, fmt.Errorf("unsupported persistent id %s", describeRaw(pid))
 	}
-	if s, _ := (*t)[0].(string); s != "storage" {
+	if s, isStr := (*t)[0].(string); !isStr || s != "storage" {
 		return nil, fmt.Errorf("unsupported persistent id of kind %s", describeRaw((*t)[0]))
 	}
 	cls, ok := (*t)[1].(*storageClass)

@@ -151,7 +151,9 @@ func TestLoadFileNamesPath(t *testing.T) {
 		t.Fatalf("LoadFile(missing) = %v", err)
 	}
 	bad := filepath.Join(dir, "bad.pt")
-	os.WriteFile(bad, []byte("garbage!"), 0o644)
+	if err := os.WriteFile(bad, []byte("garbage!"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := LoadFile(bad); err == nil || !strings.HasPrefix(err.Error(), "checkpoint: load "+bad+": not a torch.save zip archive") {
 		t.Fatalf("LoadFile(bad) = %v", err)
 	}
@@ -312,7 +314,9 @@ func TestLoadDeflated(t *testing.T) {
 		if _, err := io.Copy(w, rc); err != nil {
 			t.Fatal(err)
 		}
-		rc.Close()
+		if err := rc.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := zw.Close(); err != nil {
 		t.Fatal(err)

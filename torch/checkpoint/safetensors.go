@@ -199,9 +199,13 @@ func writeSafetensors(w io.Writer, tensors []Named, metadata map[string]string) 
 			if i > 0 {
 				h.WriteByte(',')
 			}
-			writeJSONString(&h, k)
+			if err := writeJSONString(&h, k); err != nil {
+				return err
+			}
 			h.WriteByte(':')
-			writeJSONString(&h, metadata[k])
+			if err := writeJSONString(&h, metadata[k]); err != nil {
+				return err
+			}
 		}
 		h.WriteByte('}')
 	}
@@ -224,7 +228,9 @@ func writeSafetensors(w io.Writer, tensors []Named, metadata map[string]string) 
 		if i > 0 || len(metadata) > 0 {
 			h.WriteByte(',')
 		}
-		writeJSONString(&h, nt.Name)
+		if err := writeJSONString(&h, nt.Name); err != nil {
+			return err
+		}
 		fmt.Fprintf(&h, `:{"dtype":"%s","shape":[`, dtypes[nt.Tensor.DType].safetensors)
 		for j, d := range nt.Tensor.Shape {
 			if j > 0 {
@@ -244,8 +250,12 @@ func writeSafetensors(w io.Writer, tensors []Named, metadata map[string]string) 
 	bw := bufio.NewWriterSize(w, 1<<16)
 	var lenBuf [8]byte
 	binary.LittleEndian.PutUint64(lenBuf[:], uint64(h.Len()))
-	bw.Write(lenBuf[:])
-	bw.WriteString(h.String())
+	if _, err := bw.Write(lenBuf[:]); err != nil {
+		return err
+	}
+	if _, err := bw.WriteString(h.String()); err != nil {
+		return err
+	}
 	for _, nt := range tensors {
 		if _, err := bw.Write(nt.Tensor.Data); err != nil {
 			return err
@@ -254,7 +264,11 @@ func writeSafetensors(w io.Writer, tensors []Named, metadata map[string]string) 
 	return bw.Flush()
 }
 
-func writeJSONString(b *strings.Builder, s string) {
-	j, _ := json.Marshal(s) // marshalling a string cannot fail
+func writeJSONString(b *strings.Builder, s string) error {
+	j, err := json.Marshal(s)
+	if err != nil {
+		return fmt.Errorf("encoding %q: %w", s, err)
+	}
 	b.Write(j)
+	return nil
 }

@@ -316,7 +316,10 @@ func (p *pickler) tensor(t *Tensor) error {
 		p.keys[t] = key
 		p.tensors = append(p.tensors, t)
 	}
-	n, _ := numel(t.Shape)
+	n, ok := numel(t.Shape)
+	if !ok { // Validate has checked the shape; this only guards against a change there
+		return fmt.Errorf("shape %v has no element count", t.Shape)
+	}
 	b := &p.buf
 	b.WriteString("ctorch._utils\n_rebuild_tensor_v2\n(")
 	b.WriteString("(")

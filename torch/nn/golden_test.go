@@ -1,6 +1,7 @@
 package nn_test
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -9,14 +10,17 @@ import (
 	"github.com/csad-go/csad/torch/torchtest"
 )
 
-const trainGolden = "../../testdata/golden/train.safetensors"
+// trainGolden is made on this machine by testdata/gen_golden_train.py (torchtest.GoldenDir).
+func trainGolden(t *testing.T) string {
+	return filepath.Join(torchtest.GoldenDir(t, "../../testdata", "gen_golden_train.py"), "train.safetensors")
+}
 
 // Default initialisation after torch.manual_seed(0) is identical to PyTorch's, bit for bit
 // (tolerance: none), and names and order of the state dict are PyTorch's.
 func TestGoldenDefaultInit(t *testing.T) {
 	s := torch.NewScope()
 	defer s.Close()
-	g, meta := torchtest.Golden(t, s, trainGolden)
+	g, meta := torchtest.Golden(t, s, trainGolden(t))
 	defer torchtest.UseGoldenThreads(t, meta)()
 	if err := torch.ManualSeed(0); err != nil {
 		t.Fatal(err)

@@ -37,7 +37,11 @@ func NewConv2d(in, out, kernel int64, c Conv2dConfig) *Conv2d {
 		b = torch.Zeros(nil, []int64{out}, torch.Float32)
 	}
 	if !c.Zeroed {
-		DefaultInit(w, b)
+		if err := DefaultInit(w, b); err != nil {
+			// The failed weight carries the error to Err and to every forward pass.
+			w.Close()
+			w = torch.Failed(nil, err)
+		}
 	}
 	l.Weight = l.RegisterParameter("weight", w)
 	if b != nil {
@@ -95,7 +99,10 @@ func NewLinear(in, out int64, bias bool) *Linear {
 	if bias {
 		b = torch.Empty(nil, []int64{out}, torch.Float32)
 	}
-	DefaultInit(w, b)
+	if err := DefaultInit(w, b); err != nil {
+		w.Close()
+		w = torch.Failed(nil, err)
+	}
 	l.Weight = l.RegisterParameter("weight", w)
 	if b != nil {
 		l.Bias = l.RegisterParameter("bias", b)

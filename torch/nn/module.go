@@ -126,7 +126,7 @@ type LoadError struct {
 	Missing    []string // in the module, not in the state dict
 	Unexpected []string // in the state dict, not in the module
 	Mismatched []string // "name: checkpoint [..] vs model [..]"
-	Failed     []string // copy failures
+	Failed     []string // failed tensors (before copying) and copy failures
 }
 
 func (e *LoadError) Error() string {
@@ -139,7 +139,7 @@ func (e *LoadError) Error() string {
 	add("missing keys", e.Missing)
 	add("unexpected keys", e.Unexpected)
 	add("shape mismatch", e.Mismatched)
-	add("copy failed", e.Failed)
+	add("failed", e.Failed)
 	return "nn: state dict does not fit the model: " + strings.Join(parts, "; ")
 }
 
@@ -161,6 +161,11 @@ func LoadStateDict(l Layer, sd []Named, strict bool) error {
 			e.Missing = append(e.Missing, n.Name)
 			continue
 		}
+		if err := errors.Join(n.Tensor.Err(), src.Err()); err != nil {
+			// A failed tensor has no shape to compare; its error is the one to report.
+			e.Failed = append(e.Failed, n.Name+": "+err.Error())
+			continue
+		}
 		if got, want := src.Shape(), n.Tensor.Shape(); !equalShape(got, want) {
 			e.Mismatched = append(e.Mismatched, fmt.Sprintf("%s: checkpoint %v vs model %v", n.Name, got, want))
 		}
@@ -171,7 +176,7 @@ func LoadStateDict(l Layer, sd []Named, strict bool) error {
 		}
 	}
 	sort.Strings(e.Unexpected)
-	if len(e.Mismatched) > 0 || (strict && (len(e.Missing) > 0 || len(e.Unexpected) > 0)) {
+	if len(e.Mismatched) > 0 || len(e.Failed) > 0 || (strict && (len(e.Missing) > 0 || len(e.Unexpected) > 0)) {
 		return e
 	}
 	for _, n := range own {

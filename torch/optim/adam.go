@@ -156,7 +156,10 @@ func (o *Adam) LoadStateDict(d *checkpoint.Dict) error {
 	if cfg.WeightDecay, err = groupFloat(group, "weight_decay"); err != nil {
 		return err
 	}
-	bv, _ := group.Get("betas")
+	bv, ok := group.Get("betas")
+	if !ok {
+		return fmt.Errorf("optim: param group has no \"betas\"")
+	}
 	betas, ok := bv.(checkpoint.Tuple)
 	if !ok || len(betas) != 2 {
 		return fmt.Errorf("optim: param group \"betas\" is not a pair")
@@ -176,6 +179,10 @@ func (o *Adam) LoadStateDict(d *checkpoint.Dict) error {
 			return fmt.Errorf("optim: bad state entry %v", e.Key)
 		}
 		st := &fresh[i]
+		if st.expAvg != nil {
+			closeAdam(fresh)
+			return fmt.Errorf("optim: state lists parameter %d twice", i)
+		}
 		step, err := stateTensor(ps, "step", []int64{})
 		if err == nil {
 			var v float64
@@ -183,11 +190,15 @@ func (o *Adam) LoadStateDict(d *checkpoint.Dict) error {
 			step.Close()
 			st.step = v
 		}
+		var shape []int64
 		if err == nil {
-			st.expAvg, err = stateTensor(ps, "exp_avg", o.params[i].Shape())
+			shape, err = paramShape(o.params[i])
 		}
 		if err == nil {
-			st.expAvgSq, err = stateTensor(ps, "exp_avg_sq", o.params[i].Shape())
+			st.expAvg, err = stateTensor(ps, "exp_avg", shape)
+		}
+		if err == nil {
+			st.expAvgSq, err = stateTensor(ps, "exp_avg_sq", shape)
 		}
 		if err != nil {
 			closeAdam(fresh)

@@ -13,7 +13,12 @@ import (
 	"github.com/csad-go/csad/torch/torchtest"
 )
 
-const trainGolden = "../../testdata/golden/train.safetensors"
+// trainDir holds what testdata/gen_golden_train.py makes on this machine (torchtest.GoldenDir).
+func trainDir(t *testing.T) string {
+	return torchtest.GoldenDir(t, "../../testdata", "gen_golden_train.py")
+}
+
+func trainGolden(t *testing.T) string { return filepath.Join(trainDir(t), "train.safetensors") }
 
 // trainSteps runs steps of PyTorch's reference loop: zero_grad, forward, mse_loss, backward,
 // step (and the scheduler's step when sched is not nil). It returns the losses.
@@ -65,7 +70,7 @@ func params(net nn.Layer) []*torch.Tensor {
 func TestGoldenAdamStepLR(t *testing.T) {
 	s := torch.NewScope()
 	defer s.Close()
-	g, meta := torchtest.Golden(t, s, trainGolden)
+	g, meta := torchtest.Golden(t, s, trainGolden(t))
 	defer torchtest.UseGoldenThreads(t, meta)()
 	if err := torch.ManualSeed(0); err != nil {
 		t.Fatal(err)
@@ -84,7 +89,13 @@ func TestGoldenAdamStepLR(t *testing.T) {
 		s.Own(l)
 	}
 	torchtest.RequireBitwise(t, "losses", torch.Stack(losses, 0), g["adam/loss"])
-	wantLR, _ := g["adam/lr"].Float64s()
+	wantLR, err := g["adam/lr"].Float64s()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lrs) != len(wantLR) {
+		t.Fatalf("%d learning rates recorded, the golden has %d", len(lrs), len(wantLR))
+	}
 	for i := range wantLR {
 		if lrs[i] != wantLR[i] {
 			t.Errorf("lr after step %d = %v, want %v", i+1, lrs[i], wantLR[i])
@@ -97,12 +108,24 @@ func TestGoldenAdamStepLR(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sv, _ := state.Get("state")
+	sv, ok := state.Get("state")
+	perParam, isDict := sv.(*checkpoint.Dict)
+	if !ok || !isDict {
+		t.Fatalf("optimizer state dict has no \"state\" dict (got %T)", sv)
+	}
 	for i := range params(net) {
-		ps, _ := sv.(*checkpoint.Dict).Get(int64(i))
+		pv, ok := perParam.Get(int64(i))
+		ps, isDict := pv.(*checkpoint.Dict)
+		if !ok || !isDict {
+			t.Fatalf("no state for parameter %d (got %T)", i, pv)
+		}
 		for _, key := range []string{"exp_avg", "exp_avg_sq", "step"} {
-			v, _ := ps.(*checkpoint.Dict).Get(key)
-			got := s.Own(torch.FromCheckpoint(nil, v.(*checkpoint.Tensor)))
+			v, ok := ps.Get(key)
+			ct, isTensor := v.(*checkpoint.Tensor)
+			if !ok || !isTensor {
+				t.Fatalf("parameter %d: state %q missing or not a tensor (got %T)", i, key, v)
+			}
+			got := s.Own(torch.FromCheckpoint(nil, ct))
 			torchtest.RequireBitwise(t, fmt.Sprintf("adam state %d %s", i, key), got, g[fmt.Sprintf("adam/state/%d/%s", i, key)])
 		}
 	}
@@ -122,7 +145,7 @@ func TestGoldenAdamStepLR(t *testing.T) {
 	if err := checkpoint.SaveFile(optPath, state); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("/usr/bin/python3", "../../testdata/check_optim_state.py", optPath, "../../testdata/golden/adam_state.pth")
+	cmd := exec.Command("/usr/bin/python3", "../../testdata/check_optim_state.py", optPath, filepath.Join(trainDir(t), "adam_state.pth"))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("Python rejected the Go optimizer state (needs /usr/bin/python3 with torch: run 'make setup'): %v\n%s", err, out)
 	}
@@ -134,7 +157,7 @@ func TestAdamLoadsPythonState(t *testing.T) {
 	defer nn.Close(net)
 	opt := optim.NewAdam(params(net), optim.DefaultAdam())
 	defer opt.Close()
-	v, err := checkpoint.LoadFile("../../testdata/golden/adam_state.pth")
+	v, err := checkpoint.LoadFile(filepath.Join(trainDir(t), "adam_state.pth"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +178,7 @@ func TestAdamLoadsPythonState(t *testing.T) {
 func TestGoldenSGDMomentum(t *testing.T) {
 	s := torch.NewScope()
 	defer s.Close()
-	g, meta := torchtest.Golden(t, s, trainGolden)
+	g, meta := torchtest.Golden(t, s, trainGolden(t))
 	defer torchtest.UseGoldenThreads(t, meta)()
 	net := torchtest.NewNet()
 	defer nn.Close(net)

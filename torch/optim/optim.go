@@ -48,6 +48,14 @@ func paramIndices(n int) checkpoint.List {
 	return l
 }
 
+// paramShape is the shape a parameter's state must have; a failed parameter has none.
+func paramShape(p *torch.Tensor) ([]int64, error) {
+	if err := p.Err(); err != nil {
+		return nil, err
+	}
+	return p.Shape(), nil
+}
+
 // stateTensor fetches a tensor entry of a per-parameter state dict into the parameter's shape.
 func stateTensor(st *checkpoint.Dict, key string, shape []int64) (*torch.Tensor, error) {
 	v, ok := st.Get(key)
@@ -103,7 +111,10 @@ func splitState(d *checkpoint.Dict, n int) (state, group *checkpoint.Dict, err e
 	if group, ok = groups[0].(*checkpoint.Dict); !ok {
 		return nil, nil, fmt.Errorf("optim: param group is %T, not a dict", groups[0])
 	}
-	pv, _ := group.Get("params")
+	pv, ok := group.Get("params")
+	if !ok {
+		return nil, nil, fmt.Errorf("optim: param group has no \"params\"")
+	}
 	if ps, ok := pv.(checkpoint.List); !ok || len(ps) != n {
 		return nil, nil, fmt.Errorf("optim: param group lists %v parameters, optimizer has %d", pv, n)
 	}

@@ -117,7 +117,11 @@ func (o *SGD) LoadStateDict(d *checkpoint.Dict) error {
 		}
 	}
 	if nv, ok := group.Get("nesterov"); ok {
-		cfg.Nesterov, _ = nv.(bool)
+		b, isBool := nv.(bool)
+		if !isBool {
+			return fmt.Errorf("optim: param group \"nesterov\" is %T, not a bool", nv)
+		}
+		cfg.Nesterov = b
 	}
 	bufs := make([]*torch.Tensor, len(o.params))
 	closeAll := func() {
@@ -132,7 +136,15 @@ func (o *SGD) LoadStateDict(d *checkpoint.Dict) error {
 			closeAll()
 			return fmt.Errorf("optim: bad state entry %v", e.Key)
 		}
-		if bufs[i], err = stateTensor(ps, "momentum_buffer", o.params[i].Shape()); err != nil {
+		if bufs[i] != nil {
+			closeAll()
+			return fmt.Errorf("optim: state lists parameter %d twice", i)
+		}
+		shape, err := paramShape(o.params[i])
+		if err == nil {
+			bufs[i], err = stateTensor(ps, "momentum_buffer", shape)
+		}
+		if err != nil {
 			closeAll()
 			return fmt.Errorf("optim: parameter %d: %w", i, err)
 		}

@@ -26,6 +26,12 @@ func (d Diff) String() string {
 
 // Compare computes the Diff of two tensors of the same shape and dtype.
 func Compare(got, want *torch.Tensor) (Diff, error) {
+	if err := got.Err(); err != nil {
+		return Diff{}, fmt.Errorf("got: %w", err)
+	}
+	if err := want.Err(); err != nil {
+		return Diff{}, fmt.Errorf("want: %w", err)
+	}
 	if fmt.Sprint(got.Shape()) != fmt.Sprint(want.Shape()) || got.DType() != want.DType() {
 		return Diff{}, fmt.Errorf("got %v, want %v", got, want)
 	}

@@ -51,15 +51,26 @@ func Golden(t testing.TB, s *torch.Scope, path string) (map[string]*torch.Tensor
 	return out, meta
 }
 
-// RSS is the process's resident set size in bytes, from /proc (0 where unavailable): the figure
-// the soak and memory benchmarks print.
-func RSS() int64 {
-	var size, rss int64
+// ReadRSS is the process's resident set size in bytes, from /proc/self/statm (Linux only).
+func ReadRSS() (int64, error) {
 	f, err := os.Open("/proc/self/statm")
+	if err != nil {
+		return 0, fmt.Errorf("torchtest: reading RSS: %w", err)
+	}
+	defer f.Close()
+	var size, rss int64
+	if _, err := fmt.Fscan(f, &size, &rss); err != nil {
+		return 0, fmt.Errorf("torchtest: parsing /proc/self/statm: %w", err)
+	}
+	return rss * int64(os.Getpagesize()), nil
+}
+
+// RSS is ReadRSS for figures that are only printed: 0 where /proc is unavailable. Tests that
+// assert on memory use ReadRSS, so that a missing figure fails instead of passing as 0.
+func RSS() int64 {
+	n, err := ReadRSS()
 	if err != nil {
 		return 0
 	}
-	defer f.Close()
-	fmt.Fscan(f, &size, &rss)
-	return rss * int64(os.Getpagesize())
+	return n
 }

@@ -1,0 +1,78 @@
+package csad_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/csad-go/csad/csad"
+	"github.com/csad-go/csad/torch"
+	"github.com/csad-go/csad/torch/nn"
+)
+
+func smallNetwork(t *testing.T) *csad.Network {
+	t.Helper()
+	net, err := csad.ImportUnified("../testdata/golden/model_small.pth")
+	require.NoError(t, err)
+	t.Cleanup(func() { net.Close() })
+	return net
+}
+
+// An operation that fails in the middle of a forward pass (here a segmentor weight of the wrong
+// shape, as a damaged model would have; out of memory takes the same path) comes back as an
+// error naming the operation, with no panic and nothing left allocated.
+func TestForwardFailureMidwayIsAnError(t *testing.T) {
+	net := smallNetwork(t)
+	before := torch.Live().Tensors
+	s := torch.NewInferenceScope()
+	bad := torch.Zeros(s, []int64{5, 3, 1, 1}, torch.Float32) // fc2.conv3 wants [5, 8, 1, 1]
+	w := findWeight(t, net, "segmentor.fc2.conv3.weight")
+	keep := w.Share(s)
+	require.NoError(t, w.ReplaceWith(bad))
+	x := torch.Randn(s, []int64{1, 3, 256, 256}, torch.Float32)
+	_, err := net.Forward(x)
+	require.NoError(t, w.ReplaceWith(keep))
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "conv")
+	s.Close()
+	require.Equal(t, before, torch.Live().Tensors, "tensors left after a failed forward pass")
+}
+
+// Forward refuses inputs it cannot score instead of failing deep inside (or panicking).
+func TestForwardRejectsBadInput(t *testing.T) {
+	net := smallNetwork(t)
+	s := torch.NewInferenceScope()
+	defer s.Close()
+	cases := []struct {
+		x    *torch.Tensor
+		want string
+	}{
+		{torch.Zeros(s, []int64{1, 3, 128, 128}, torch.Float32), "want (B, 3, 256, 256)"},
+		{torch.Zeros(s, []int64{3, 256, 256}, torch.Float32), "want (B, 3, 256, 256)"},
+		{torch.Zeros(s, []int64{1, 3, 256, 256}, torch.Float64), "want float32"},
+		{torch.Zeros(s, []int64{1, 3, 256, 256}, torch.Float32).Reshape(7), "input"},
+	}
+	for _, c := range cases {
+		_, err := net.Forward(c.x)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Forward(%v) = %v, want an error mentioning %q", c.x.Shape(), err, c.want)
+		}
+	}
+	// An input without a scope would leave the outputs to the garbage collector.
+	x := torch.Zeros(nil, []int64{1, 3, 256, 256}, torch.Float32)
+	defer x.Close()
+	_, err := net.Forward(x)
+	require.ErrorContains(t, err, "no scope")
+}
+
+func findWeight(t *testing.T, net *csad.Network, name string) *torch.Tensor {
+	t.Helper()
+	for _, p := range nn.StateDict(net) {
+		if p.Name == name {
+			return p.Tensor
+		}
+	}
+	t.Fatalf("no tensor %s", name)
+	return nil
+}

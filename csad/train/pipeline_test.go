@@ -1,0 +1,115 @@
+package train_test
+
+import (
+	"context"
+	"image"
+	"image/color"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/csad-go/csad/csad"
+	"github.com/csad-go/csad/csad/imageproc"
+	"github.com/csad-go/csad/csad/synth"
+	"github.com/csad-go/csad/csad/train"
+	"github.com/csad-go/csad/internal/npy"
+)
+
+// thresholdLabels is a stand-in pseudo-labeller for testing the stage mechanics: pixels far from
+// the top-left corner's colour are class 1, everything else background; every image counts as
+// having a good histogram.
+func thresholdLabels(_ context.Context, data, masks string, _ uint64) error {
+	files, err := filepath.Glob(filepath.Join(data, "train", "good", "*.png"))
+	if err != nil {
+		return err
+	}
+	hist := make([]float64, 0, len(files))
+	var idx []int64
+	for i, f := range files {
+		img, err := imageproc.Load(f)
+		if err != nil {
+			return err
+		}
+		lab := image.NewGray(image.Rect(0, 0, img.W, img.H))
+		bg := image.NewGray(lab.Rect)
+		c := img.Pix[:3]
+		fg := 0
+		for p := 0; p < img.W*img.H; p++ {
+			d := 0
+			for k := range 3 {
+				v := int(img.Pix[3*p+k]) - int(c[k])
+				d += v * v
+			}
+			if d > 900 {
+				lab.Pix[p], fg = 1, fg+1
+			} else {
+				bg.Pix[p] = 255
+			}
+		}
+		dir := filepath.Join(masks, strings.TrimSuffix(filepath.Base(f), ".png"))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		for _, name := range []string{"filtered_cluster_map.png", "refined_masks.png"} {
+			if err := imageproc.WritePNG(filepath.Join(dir, name), lab); err != nil {
+				return err
+			}
+		}
+		if err := writeJPEGGray(filepath.Join(dir, "background.jpg"), bg); err != nil {
+			return err
+		}
+		hist = append(hist, float64(fg)/float64(img.W*img.H))
+		idx = append(idx, int64(i))
+	}
+	info := filepath.Join(masks, "info")
+	if err := os.MkdirAll(info, 0o755); err != nil {
+		return err
+	}
+	if err := npy.Write(filepath.Join(info, "filtered_component_histogram.npy"), npy.Array{Shape: []int{len(files), 1}, Float64: hist}); err != nil {
+		return err
+	}
+	return npy.Write(filepath.Join(info, "filtered_histogram_indices.npy"), npy.Array{Shape: []int{len(idx)}, Int64: idx})
+}
+
+func writeJPEGGray(path string, g *image.Gray) error {
+	// The stage reads any 8-bit grey image; PNG content under the .jpg name is decoded by
+	// content, like a real JPEG, and keeps the test free of compression noise.
+	m := image.NewGray(g.Rect)
+	copy(m.Pix, g.Pix)
+	_ = color.Gray{}
+	return imageproc.WritePNG(path, m)
+}
+
+// The Patch Histogram stages run from files to files: a second run with the same options skips
+// every stage, -force reruns them, and the fitted detector has finite normalisers.
+func TestTrainPatchHistogramStages(t *testing.T) {
+	root := t.TempDir()
+	opt := synth.DefaultOptions()
+	opt.Width, opt.Height = 128, 96
+	opt.Train, opt.Validation, opt.TestGood, opt.TestLogical, opt.TestStructural = 6, 3, 1, 1, 1
+	require.NoError(t, synth.Generate(root, "tray", opt))
+	var logs []string
+	o := train.PHOptions{
+		Data: filepath.Join(root, "tray"), Out: filepath.Join(root, "run"),
+		Config: csad.SmallConfig(2), Seed: 7, Seg: train.DefaultSegOptions(),
+		PseudoLabel: thresholdLabels,
+		Log:         func(f string, a ...any) { logs = append(logs, f) },
+	}
+	o.Seg.Epochs, o.Seg.SupOnlyEpochs, o.Seg.Batch = 2, 1, 2
+	net, fit, err := train.TrainPatchHistogram(context.Background(), o)
+	require.NoError(t, err)
+	require.Equal(t, 6, fit.Train)
+	require.Equal(t, 3, fit.Validation)
+	for _, v := range []float64{fit.HistMean, fit.HistStd, fit.QuadMean, fit.QuadStd, fit.PHMean, fit.PHStd} {
+		require.False(t, v != v, "NaN normaliser in %+v", fit)
+	}
+	net.Close()
+	logs = nil
+	net, _, err = train.TrainPatchHistogram(context.Background(), o)
+	require.NoError(t, err)
+	net.Close()
+	require.Contains(t, strings.Join(logs, "\n"), "up to date")
+}
