@@ -118,4 +118,3 @@ Without -encoder the encoder is a seeded random WideResNet.`,
 	f.BoolVar(&force, "force", false, "rerun stages that are up to date")
 	return cmd
 }
-
