@@ -74,11 +74,10 @@ build: libtorch
 ## demo: synthetic data set -> model file -> scores and maps -> report (see README)
 DEMO := demo
 demo: build
-	./bin/csad synth -out $(DEMO)/data -category tray -train 8 -val 4 -test-good 10 -test-logical 10 -test-structural 10
-	./bin/csad import -in testdata/golden/model_small.pth -category tray -out $(DEMO)/tray.csad
-	./bin/csad score -model $(DEMO)/tray.csad -json -maps $(DEMO)/maps $(DEMO)/data/tray/test > $(DEMO)/scores.jsonl
-	./bin/csad report -dataset $(DEMO)/data/tray -scores $(DEMO)/scores.jsonl -maps $(DEMO)/maps -out $(DEMO)/report
-	@echo "demo: open $(DEMO)/report/report.md"
+	./bin/csad synth -out $(DEMO)/data -category tray -train 40 -val 10 -test-good 20 -test-logical 20 -test-structural 20
+	./bin/csad train -data $(DEMO)/data -category tray -out $(DEMO)/run -preset cpu
+	./bin/csad eval -model $(DEMO)/run/model.csad -data $(DEMO)/data -category tray -out $(DEMO)/eval
+	@echo "demo: open $(DEMO)/eval/report.md"
 
 ## test: everything CI runs
 test: build test-go test-external test-race test-leaks fuzz
@@ -119,6 +118,8 @@ golden:
 	cd testdata && $(PYTHON) gen_imageproc_golden.py
 	cd testdata && $(PYTHON) gen_cluster_golden.py
 	cd testdata && $(PYTHON) gen_train_golden_seg.py
+	cd testdata && $(PYTHON) gen_pseudolabel_golden.py
+	cd testdata && $(PYTHON) gen_lgst_golden.py
 	cd testdata && $(PYTHON) gen_augment_golden.py   # needs python3-opencv
 
 ## bench: the soak and memory benchmarks (figures printed); 'csad bench' measures speed

@@ -53,8 +53,9 @@ func PaperConfig(classes int64) Config {
 	return c
 }
 
-// SmallConfig has the paper's structure at a fraction of the widths: for tests and for CPU
-// experiments where the paper size would take hours.
+// SmallConfig has the paper's structure at a fraction of the widths: the `cpu` preset (model
+// headers, `csad train -preset cpu`), for tests and for CPU training where the paper size would
+// take hours.
 func SmallConfig(classes int64) Config {
 	var c Config
 	c.ImageSize, c.FeatureSize = 256, 64

@@ -76,3 +76,23 @@ func findWeight(t *testing.T, net *csad.Network, name string) *torch.Tensor {
 	t.Fatalf("no tensor %s", name)
 	return nil
 }
+
+// UseChannelsLast re-lays the weights without recording history: a weight that requires
+// gradients stays a leaf, so training still accumulates its gradient.
+func TestChannelsLastKeepsLeaves(t *testing.T) {
+	net, err := csad.NewInitialised(csad.SmallConfig(2), 1)
+	require.NoError(t, err)
+	defer net.Close()
+	w := net.Student.Conv1.Weight
+	require.NoError(t, w.SetRequiresGrad(true).Err())
+	require.NoError(t, net.UseChannelsLast())
+	require.True(t, w.RequiresGrad())
+	s := torch.NewScope()
+	defer s.Close()
+	x := torch.Randn(s, []int64{1, 3, 256, 256}, torch.Float32)
+	st, _ := net.Student.Forward(x)
+	require.NoError(t, st.Sum().Backward())
+	g, err := w.Grad(s)
+	require.NoError(t, err)
+	require.NotNil(t, g, "the channels-last weight lost its gradient: it is no longer a leaf")
+}

@@ -103,6 +103,9 @@ type Result struct {
 	Width, Height int
 	// Segmentation holds the component class of every pixel of the 256×256 network input.
 	Segmentation []uint8
+	// Anomalous is Score above the model's threshold (Header.Threshold, chosen on validation
+	// images in training); false when the model has no threshold.
+	Anomalous bool
 }
 
 // MapSize is the side of the Local and Global maps.
@@ -170,7 +173,13 @@ func (m *Model) scoreChunk(imgs []image.Image) (rs []*Result, errs []error, err 
 	if err != nil {
 		return nil, nil, err
 	}
-	return collect(o, imgs)
+	rs, errs, err = collect(o, imgs)
+	if err == nil && m.header.Threshold != nil {
+		for _, r := range rs {
+			r.Anomalous = r.Score > *m.header.Threshold
+		}
+	}
+	return rs, errs, err
 }
 
 // ScoreTensor runs the network on a preprocessed batch (B, 3, S, S) that belongs to a scope and

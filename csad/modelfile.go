@@ -19,15 +19,20 @@ const (
 
 // Header is the JSON description stored in a .csad file next to the weights.
 type Header struct {
-	Format     string             `json:"format"`
-	Version    int                `json:"version"`
-	Category   string             `json:"category"`
-	Classes    int64              `json:"classes"`
-	ImageSize  int64              `json:"image_size"`
-	Preset     string             `json:"preset"` // "paper", "small" or "custom"
-	Config     Config             `json:"config"`
-	Normalise  map[string]float64 `json:"normalisers"` // the scalar statistics, for people reading the header
-	Provenance Provenance         `json:"provenance"`
+	Format    string             `json:"format"`
+	Version   int                `json:"version"`
+	Category  string             `json:"category"`
+	Classes   int64              `json:"classes"`
+	ImageSize int64              `json:"image_size"`
+	Preset    string             `json:"preset"` // "paper", "cpu" or "custom"
+	Config    Config             `json:"config"`
+	Normalise map[string]float64 `json:"normalisers"` // the scalar statistics, for people reading the header
+	// Threshold is the operating point: a fused score above it is anomalous. Training sets it to
+	// the ThresholdQuantile of the good validation images' scores; imported models have none.
+	Threshold         *float64        `json:"threshold,omitempty"`
+	ThresholdQuantile float64         `json:"threshold_quantile,omitempty"`
+	Training          json.RawMessage `json:"training,omitempty"` // the resolved training options
+	Provenance        Provenance      `json:"provenance"`
 }
 
 // Provenance records where a model file came from.
@@ -45,7 +50,7 @@ func presetOf(cfg Config) string {
 	case reflect.DeepEqual(cfg, PaperConfig(cfg.Segmentor.Classes)):
 		return "paper"
 	case reflect.DeepEqual(cfg, SmallConfig(cfg.Segmentor.Classes)):
-		return "small"
+		return "cpu"
 	}
 	return "custom"
 }

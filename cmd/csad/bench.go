@@ -25,6 +25,7 @@ import (
 
 	"github.com/csad-go/csad/csad"
 	"github.com/csad-go/csad/csad/pyref"
+	"github.com/csad-go/csad/internal/atomicfile"
 	"github.com/csad-go/csad/torch"
 )
 
@@ -444,10 +445,10 @@ func benchPython(ctx context.Context, rep *benchReport, o benchOptions, logw io.
 	}
 	defer os.RemoveAll(dir)
 	script := filepath.Join(dir, "bench_ref.py")
-	if err := os.WriteFile(script, benchRefPy, 0o644); err != nil {
+	if err := atomicfile.WriteFile(script, benchRefPy); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, pyref.FileName), pyref.Source, 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, pyref.FileName), pyref.Source); err != nil {
 		return err
 	}
 	bs := make([]string, len(o.batches))

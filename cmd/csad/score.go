@@ -26,6 +26,8 @@ type scoreLine struct {
 	Score     float64 `json:"score"`
 	LGST      float64 `json:"lgst"`
 	PatchHist float64 `json:"patch_hist"`
+	// Anomalous is the model's decision at its operating point (trained models carry one).
+	Anomalous *bool `json:"anomalous,omitempty"`
 }
 
 // minSide is the smallest image side scored without a warning: every image is resized to the
@@ -113,7 +115,8 @@ or 143); the maps written by then are complete and no temporary file is left.`,
 			s := &scorer{
 				out: cmd.OutOrStdout(), errw: cmd.ErrOrStderr(), asJSON: asJSON,
 				maps: maps, mapW: mw, mapH: mh,
-				prog: newProgress(cmd.ErrOrStderr(), len(inputs), quiet),
+				prog:    newProgress(cmd.ErrOrStderr(), len(inputs), quiet),
+				decides: m.Header().Threshold != nil,
 			}
 			s.enc = json.NewEncoder(s.out)
 			ctx := cmd.Context()
@@ -189,6 +192,7 @@ type scorer struct {
 	mapW, mapH int // 0: the image's size
 	prog       *progress
 	failed     int
+	decides    bool // the model has a threshold: print the decision
 }
 
 // fail reports err as one image's failure.
@@ -237,11 +241,18 @@ func (s *scorer) emit(in input, r csad.FileResult) error {
 			return err
 		}
 	}
-	line := scoreLine{r.Path, r.Score, r.LGST, r.PatchHist}
+	line := scoreLine{Path: r.Path, Score: r.Score, LGST: r.LGST, PatchHist: r.PatchHist}
+	if s.decides {
+		line.Anomalous = &r.Anomalous
+	}
 	if s.asJSON {
 		return s.enc.Encode(line)
 	}
-	_, err := fmt.Fprintf(s.out, "%s\tscore %.6f\tlgst %.6f\tpatch_hist %.6f\n", line.Path, line.Score, line.LGST, line.PatchHist)
+	decision := ""
+	if s.decides {
+		decision = fmt.Sprintf("\tanomalous: %v", r.Anomalous)
+	}
+	_, err := fmt.Fprintf(s.out, "%s\tscore %.6f\tlgst %.6f\tpatch_hist %.6f%s\n", line.Path, line.Score, line.LGST, line.PatchHist, decision)
 	return err
 }
 

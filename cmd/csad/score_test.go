@@ -266,7 +266,7 @@ func TestEmitMixedResults(t *testing.T) {
 		require.NoError(t, s.emit(input{r.Path, r.Path}, r))
 	}
 	lines := jsonLines(t, out.String())
-	assert.Equal(t, []scoreLine{{"a.png", 1.5, 0.5, 1}, {"e.png", -3, 0.25, 1}}, lines)
+	assert.Equal(t, []scoreLine{{Path: "a.png", Score: 1.5, LGST: 0.5, PatchHist: 1}, {Path: "e.png", Score: -3, LGST: 0.25, PatchHist: 1}}, lines)
 	assert.Equal(t, 3, s.failed)
 	msgs := strings.Split(strings.TrimSpace(errb.String()), "\n")
 	require.Len(t, msgs, 3, errb.String())

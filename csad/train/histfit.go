@@ -15,16 +15,15 @@ import (
 type DetectorFit struct {
 	Train, Validation int       // images used
 	D256, D128        []float64 // raw validation distances of the two detectors
-	PatchHist         []float64 // validation patch-histogram scores z(d256) + z(d128)
 	HistMean, HistStd float64   // trimmed statistics of D256 (std floored at 1e-3 → 1)
 	QuadMean, QuadStd float64   // ... of D128
-	PHMean, PHStd     float64   // ... of PatchHist: the fusion's normaliser of this branch
 }
 
 // FitDetector fits the patch-histogram detector of net (docs/method.md#patch-histogram-detector):
 // class-area histograms of the segmentation of every training image, whole and by quadrant, their
 // mean and the pseudo-inverse of their covariance (ddof 1, float64, as NumPy's pinv), then the
-// trimmed statistics of the validation images' distances and scores. The background bin is
+// trimmed statistics of the validation images' distances. The branch's own normaliser in the
+// fused score is set by FuseScores. The background bin is
 // zeroed before the fit, as the official fit does; the stored inverse covariance then has a zero
 // row and column there and the deployed detector, which counts the bin, gets the same distances.
 //
@@ -84,18 +83,7 @@ func FitDetector(ctx context.Context, net *csad.Network, train, val [][]float32)
 	}); err != nil {
 		return fit, err
 	}
-	// The branch score as the deployed detector computes it (float32), then its normaliser.
-	fit.PatchHist = make([]float64, len(val))
-	for i := range val {
-		z256 := float64(float32((float32(fit.D256[i]) - float32(fit.HistMean)) / float32(fit.HistStd)))
-		z128 := float64(float32((float32(fit.D128[i]) - float32(fit.QuadMean)) / float32(fit.QuadStd)))
-		fit.PatchHist[i] = float64(float32(z256) + float32(z128))
-	}
-	if fit.PHMean, fit.PHStd, err = trimmed("patch-histogram score", fit.PatchHist); err != nil {
-		return fit, err
-	}
-	err = setScalars(map[*torch.Tensor]float64{net.PatchHistMean: fit.PHMean, net.PatchHistStd: fit.PHStd})
-	return fit, err
+	return fit, nil
 }
 
 // trimmed is the trimmed z-normaliser with the export's floor: a spread of at most 1e-3 becomes 1.

@@ -21,13 +21,21 @@ const (
 	StagePseudoLabels = "pseudo-labels"
 	StageSegmentor    = "segmentor"
 	StageHistogram    = "histogram"
+	StageLGST         = "lgst"
+	StageFusion       = "fusion"
 )
 
-// Stages lists the Patch Histogram branch's stages in order.
-var Stages = []string{StagePseudoLabels, StageSegmentor, StageHistogram}
+// Stages lists the training stages in order; PHStages are the Patch Histogram branch's.
+var (
+	Stages   = []string{StagePseudoLabels, StageSegmentor, StageHistogram, StageLGST, StageFusion}
+	PHStages = []string{StagePseudoLabels, StageSegmentor, StageHistogram}
+)
 
-// PHOptions configure TrainPatchHistogram.
-type PHOptions struct {
+// ModelFile is the trained model a complete run writes into its folder.
+const ModelFile = "model.csad"
+
+// Options configure Train.
+type Options struct {
 	Data    string      // a category folder in the MVTec LOCO layout
 	Out     string      // the run folder: stage outputs and manifests
 	Masks   string      // pseudo-labels; default Out/masks/<category>
@@ -35,34 +43,47 @@ type PHOptions struct {
 	Encoder string      // optional torchvision/timm WideResNet weights; else a seeded random encoder
 	Seed    uint64
 	Seg     SegOptions
-	Stages  []string // a subset of Stages; empty: all
-	Force   bool     // rerun stages that are up to date
+	LGST    LGSTOptions
+	// ThresholdQuantile of the good validation scores is the model's operating point.
+	ThresholdQuantile float64
+	Stages            []string // a subset of Stages; empty: all
+	Force             bool     // rerun stages that are up to date
 	// PseudoLabel makes the pseudo-labels of Data into Masks (the pseudo-labels stage).
-	PseudoLabel func(ctx context.Context, data, masks string, seed uint64) error
+	PseudoLabel func(ctx context.Context, data, masks string, seed uint64) error `json:"-"`
 	// Log, if set, receives one line per stage event.
-	Log func(format string, args ...any)
+	Log func(format string, args ...any) `json:"-"`
 }
 
 // NetworkFile is the run folder's network state after the last stage that changed it.
 const NetworkFile = "network.safetensors"
 
-// TrainPatchHistogram runs the Patch Histogram branch's stages (docs/method.md#patch-histogram):
-// pseudo-labels, segmentor training, detector fit. Each stage reads files and writes files with
-// a manifest; a stage whose manifest matches its options and inputs is skipped unless Force.
-// It returns the trained network (the caller closes it) and the detector fit.
-func TrainPatchHistogram(ctx context.Context, o PHOptions) (*csad.Network, DetectorFit, error) {
-	var fit DetectorFit
+// Report is what a training run computed.
+type Report struct {
+	Detector DetectorFit
+	Maps     LGSTQuantiles
+	Fusion   Fusion
+	Seconds  map[string]float64 // per stage run (skipped stages are absent)
+}
+
+// Train runs the training stages (docs/method.md): pseudo-labels, segmentor, histogram detector
+// (the Patch Histogram branch), LGST, fusion, and with the last one writes Out/model.csad. Each
+// stage reads files and writes files with a manifest; a stage whose manifest matches its options
+// and inputs is skipped unless Force, and once a stage has run every later one runs too. It
+// returns the trained network (the caller closes it). Test images are never read.
+func Train(ctx context.Context, o Options) (*csad.Network, Report, error) {
+	rep := Report{Seconds: map[string]float64{}}
 	ds, err := loco.Open(o.Data)
 	if err != nil {
-		return nil, fit, err
+		return nil, rep, err
 	}
 	if o.Masks == "" {
 		o.Masks = filepath.Join(o.Out, "masks", ds.Category)
 	}
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
-		return nil, fit, fmt.Errorf("train: %w", err)
+		return nil, rep, fmt.Errorf("train: %w", err)
 	}
 	run := func(stage string) bool { return len(o.Stages) == 0 || slices.Contains(o.Stages, stage) }
+	forced := o.Force
 	logf := o.Log
 	if logf == nil {
 		logf = func(string, ...any) {}
@@ -73,22 +94,23 @@ func TrainPatchHistogram(ctx context.Context, o PHOptions) (*csad.Network, Detec
 		opts, _ := json.Marshal(map[string]any{"seed": o.Seed})
 		m := Manifest{Stage: StagePseudoLabels, Options: opts, Outputs: []string{o.Masks}}
 		if m.Inputs, err = digest(trainFolder(ds)); err != nil {
-			return nil, fit, err
+			return nil, rep, err
 		}
-		if !o.Force && upToDate(o.Out, m) {
+		if !forced && upToDate(o.Out, m) {
 			logf("%s: up to date", StagePseudoLabels)
 		} else {
 			if o.PseudoLabel == nil {
-				return nil, fit, fmt.Errorf("train: no pseudo-label generator given")
+				return nil, rep, fmt.Errorf("train: no pseudo-label generator given")
 			}
 			start := time.Now()
 			if err := o.PseudoLabel(ctx, o.Data, o.Masks, o.Seed); err != nil {
-				return nil, fit, err
+				return nil, rep, err
 			}
 			m.Seconds = time.Since(start).Seconds()
 			if err := writeManifest(o.Out, m); err != nil {
-				return nil, fit, err
+				return nil, rep, err
 			}
+			forced, rep.Seconds[StagePseudoLabels] = true, m.Seconds
 			logf("%s: %.1f s", StagePseudoLabels, m.Seconds)
 		}
 	}
@@ -98,73 +120,162 @@ func TrainPatchHistogram(ctx context.Context, o PHOptions) (*csad.Network, Detec
 	if run(StageSegmentor) {
 		opts, err := json.Marshal(map[string]any{"config": o.Config, "seg": segOpts, "seed": o.Seed, "encoder": o.Encoder})
 		if err != nil {
-			return nil, fit, err
+			return nil, rep, err
 		}
 		m := Manifest{Stage: StageSegmentor, Options: opts, Outputs: []string{netPath}}
 		if m.Inputs, err = digest(trainFolder(ds), o.Masks); err != nil {
-			return nil, fit, fmt.Errorf("%w (%v)", errStageOrder, err)
+			return nil, rep, fmt.Errorf("%w (%v)", errStageOrder, err)
 		}
-		if !o.Force && upToDate(o.Out, m) {
+		if !forced && upToDate(o.Out, m) {
 			logf("%s: up to date", StageSegmentor)
 		} else {
 			start := time.Now()
 			data, err := LoadSegData(ds, o.Masks, int(o.Config.ImageSize))
 			if err != nil {
-				return nil, fit, err
+				return nil, rep, err
 			}
 			cfg := o.Config
 			cfg.Segmentor.Classes = data.Classes
 			net, err := csad.NewInitialised(cfg, o.Seed)
 			if err != nil {
-				return nil, fit, err
+				return nil, rep, err
 			}
 			if o.Encoder != "" {
 				if err := csad.LoadEncoderWeights(net, o.Encoder); err != nil {
 					net.Close()
-					return nil, fit, err
+					return nil, rep, err
 				}
 			}
 			logf("%s: %d good-histogram images, %d others, %d classes, %d epochs", StageSegmentor, len(data.Sup), len(data.Unsup), data.Classes, o.Seg.Epochs)
 			if _, err := TrainSegmentor(ctx, net, data, o.Seg); err != nil {
 				net.Close()
-				return nil, fit, err
+				return nil, rep, err
 			}
 			err = saveNetwork(netPath, net)
 			net.Close()
 			if err != nil {
-				return nil, fit, err
+				return nil, rep, err
 			}
 			m.Seconds = time.Since(start).Seconds()
 			if err := writeManifest(o.Out, m); err != nil {
-				return nil, fit, err
+				return nil, rep, err
 			}
+			forced, rep.Seconds[StageSegmentor] = true, m.Seconds
 			logf("%s: %.1f s", StageSegmentor, m.Seconds)
 		}
 	}
 
 	net, err := loadNetwork(netPath)
 	if err != nil {
-		return nil, fit, fmt.Errorf("%w (%v)", errStageOrder, err)
+		return nil, rep, fmt.Errorf("%w (%v)", errStageOrder, err)
+	}
+	size := int(o.Config.ImageSize)
+	var val [][]float32
+	if run(StageHistogram) || run(StageLGST) || run(StageFusion) {
+		if val, err = preprocessAll(ds.Validation, size); err != nil {
+			net.Close()
+			return nil, rep, err
+		}
+	}
+	fail := func(err error) (*csad.Network, Report, error) {
+		net.Close()
+		return nil, rep, err
 	}
 	if run(StageHistogram) {
 		start := time.Now()
-		train, err := preprocessAll(ds.Train, int(o.Config.ImageSize))
-		if err == nil {
-			var val [][]float32
-			if val, err = preprocessAll(ds.Validation, int(o.Config.ImageSize)); err == nil {
-				fit, err = FitDetector(ctx, net, train, val)
-			}
-		}
-		if err == nil {
-			err = saveNetwork(netPath, net)
-		}
+		train, err := preprocessAll(ds.Train, size)
 		if err != nil {
-			net.Close()
-			return nil, fit, err
+			return fail(err)
 		}
-		logf("%s: %d train, %d validation images, %.1f s", StageHistogram, fit.Train, fit.Validation, time.Since(start).Seconds())
+		if rep.Detector, err = FitDetector(ctx, net, train, val); err != nil {
+			return fail(err)
+		}
+		if err := saveNetwork(netPath, net); err != nil {
+			return fail(err)
+		}
+		rep.Seconds[StageHistogram] = time.Since(start).Seconds()
+		logf("%s: %d train, %d validation images, %.1f s", StageHistogram, rep.Detector.Train, rep.Detector.Validation, rep.Seconds[StageHistogram])
 	}
-	return net, fit, nil
+	if run(StageLGST) {
+		opts, err := json.Marshal(map[string]any{"lgst": o.LGST, "seed": o.Seed})
+		if err != nil {
+			return fail(err)
+		}
+		m := Manifest{Stage: StageLGST, Options: opts, Outputs: []string{netPath}}
+		if m.Inputs, err = digest(trainFolder(ds), filepath.Join(ds.Dir, loco.Validation, loco.Good)); err != nil {
+			return fail(err)
+		}
+		if !forced && upToDate(o.Out, m) {
+			logf("%s: up to date", StageLGST)
+		} else {
+			start := time.Now()
+			var imgs []*imageproc.RGB
+			for _, s := range ds.Train {
+				img, err := imageproc.Load(s.Path)
+				if err != nil {
+					return fail(fmt.Errorf("train: %w", err))
+				}
+				imgs = append(imgs, img)
+			}
+			if o.LGST.Penalty == "" {
+				logf("%s: no penalty images (-penalty-images): the student's penalty term is off", StageLGST)
+			}
+			logf("%s: %d iterations of batch %d", StageLGST, o.LGST.Train.Iterations, o.LGST.Batch)
+			if rep.Maps, err = TrainLGST(ctx, net, imgs, val, o.LGST, o.Seed); err != nil {
+				return fail(err)
+			}
+			if err := saveNetwork(netPath, net); err != nil {
+				return fail(err)
+			}
+			m.Seconds = time.Since(start).Seconds()
+			if err := writeManifest(o.Out, m); err != nil {
+				return fail(err)
+			}
+			forced, rep.Seconds[StageLGST] = true, m.Seconds
+			logf("%s: %.1f s", StageLGST, m.Seconds)
+		}
+	}
+	if run(StageFusion) {
+		start := time.Now()
+		q := o.ThresholdQuantile
+		if q == 0 {
+			q = DefaultThresholdQuantile
+		}
+		if rep.Fusion, err = FuseScores(ctx, net, val, q); err != nil {
+			return fail(err)
+		}
+		if err := saveNetwork(netPath, net); err != nil {
+			return fail(err)
+		}
+		if err := writeModel(filepath.Join(o.Out, ModelFile), net, ds.Category, o, rep.Fusion); err != nil {
+			return fail(err)
+		}
+		rep.Seconds[StageFusion] = time.Since(start).Seconds()
+		logf("%s: threshold %.4g (quantile %.3g of %d validation scores), %.1f s -> %s", StageFusion, rep.Fusion.Threshold, q, len(val), rep.Seconds[StageFusion], filepath.Join(o.Out, ModelFile))
+	}
+	return net, rep, nil
+}
+
+// DefaultThresholdQuantile places the operating point at the 99th percentile of the good
+// validation images' fused scores: about one false alarm in a hundred good parts.
+const DefaultThresholdQuantile = 0.99
+
+// writeModel writes the .csad model file with the resolved options and the operating point.
+func writeModel(path string, net *csad.Network, category string, o Options, f Fusion) error {
+	opts := o
+	opts.PseudoLabel, opts.Log = nil, nil
+	resolved, err := json.Marshal(opts)
+	if err != nil {
+		return err
+	}
+	h, err := csad.NewHeader(net, category, csad.Provenance{Tool: "csad train", Source: o.Data,
+		Note: "trained by csad-go (no test data seen; last epoch/iteration kept)"})
+	if err != nil {
+		return err
+	}
+	th := f.Threshold
+	h.Threshold, h.ThresholdQuantile, h.Training = &th, f.ThresholdQuantile, resolved
+	return csad.SaveModel(path, net, h)
 }
 
 func trainFolder(ds *loco.Dataset) string { return filepath.Join(ds.Dir, loco.Train, loco.Good) }

@@ -2,6 +2,7 @@ package train_test
 
 import (
 	"context"
+	"fmt"
 	"image"
 	"image/color"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/csad-go/csad/csad"
 	"github.com/csad-go/csad/csad/imageproc"
+	"github.com/csad-go/csad/csad/loco"
 	"github.com/csad-go/csad/csad/synth"
 	"github.com/csad-go/csad/csad/train"
 	"github.com/csad-go/csad/internal/npy"
@@ -68,10 +70,10 @@ func thresholdLabels(_ context.Context, data, masks string, _ uint64) error {
 	if err := os.MkdirAll(info, 0o755); err != nil {
 		return err
 	}
-	if err := npy.Write(filepath.Join(info, "filtered_component_histogram.npy"), npy.Array{Shape: []int{len(files), 1}, Float64: hist}); err != nil {
+	if err := npy.Write(filepath.Join(info, "filtered_component_histogram.npy"), npy.Array{Shape: []int{len(files), 1}, F64: hist}); err != nil {
 		return err
 	}
-	return npy.Write(filepath.Join(info, "filtered_histogram_indices.npy"), npy.Array{Shape: []int{len(idx)}, Int64: idx})
+	return npy.Write(filepath.Join(info, "filtered_histogram_indices.npy"), npy.Array{Shape: []int{len(idx)}, I64: idx})
 }
 
 func writeJPEGGray(path string, g *image.Gray) error {
@@ -83,33 +85,54 @@ func writeJPEGGray(path string, g *image.Gray) error {
 	return imageproc.WritePNG(path, m)
 }
 
-// The Patch Histogram stages run from files to files: a second run with the same options skips
-// every stage, -force reruns them, and the fitted detector has finite normalisers.
-func TestTrainPatchHistogramStages(t *testing.T) {
+// The training stages run from files to files: a complete run writes model.csad, whose fused
+// scores csad.Load reproduces exactly on the validation images (the model file carries
+// everything); a second run with the same options skips every stage that has a manifest.
+func TestTrainStages(t *testing.T) {
 	root := t.TempDir()
 	opt := synth.DefaultOptions()
 	opt.Width, opt.Height = 128, 96
 	opt.Train, opt.Validation, opt.TestGood, opt.TestLogical, opt.TestStructural = 6, 3, 1, 1, 1
 	require.NoError(t, synth.Generate(root, "tray", opt))
 	var logs []string
-	o := train.PHOptions{
+	o := train.Options{
 		Data: filepath.Join(root, "tray"), Out: filepath.Join(root, "run"),
-		Config: csad.SmallConfig(2), Seed: 7, Seg: train.DefaultSegOptions(),
+		Config: csad.SmallConfig(2), Seed: 7, Seg: train.DefaultSegOptions(), LGST: train.DefaultLGSTOptions(),
 		PseudoLabel: thresholdLabels,
-		Log:         func(f string, a ...any) { logs = append(logs, f) },
+		Log:         func(f string, a ...any) { logs = append(logs, fmt.Sprintf(f, a...)) },
 	}
 	o.Seg.Epochs, o.Seg.SupOnlyEpochs, o.Seg.Batch = 2, 1, 2
-	net, fit, err := train.TrainPatchHistogram(context.Background(), o)
+	o.LGST.Train.Iterations = 3
+	net, rep, err := train.Train(context.Background(), o)
 	require.NoError(t, err)
-	require.Equal(t, 6, fit.Train)
-	require.Equal(t, 3, fit.Validation)
-	for _, v := range []float64{fit.HistMean, fit.HistStd, fit.QuadMean, fit.QuadStd, fit.PHMean, fit.PHStd} {
-		require.False(t, v != v, "NaN normaliser in %+v", fit)
+	net.Close()
+	require.Equal(t, 6, rep.Detector.Train)
+	require.Equal(t, 3, rep.Detector.Validation)
+	require.Len(t, rep.Fusion.Scores, 3)
+
+	m, err := csad.Load(filepath.Join(o.Out, train.ModelFile), csad.Options{})
+	require.NoError(t, err)
+	defer m.Close()
+	h := m.Header()
+	require.NotNil(t, h.Threshold)
+	require.Equal(t, rep.Fusion.Threshold, *h.Threshold)
+	ds, err := loco.Open(o.Data)
+	require.NoError(t, err)
+	for i, s := range ds.Validation {
+		img, err := imageproc.Load(s.Path)
+		require.NoError(t, err)
+		r, err := m.Score(context.Background(), img)
+		require.NoError(t, err)
+		require.Equal(t, rep.Fusion.Scores[i], r.Score, "validation image %d: the model file scores differently from training", i)
+		require.Equal(t, r.Score > *h.Threshold, r.Anomalous)
 	}
-	net.Close()
+
 	logs = nil
-	net, _, err = train.TrainPatchHistogram(context.Background(), o)
+	net, _, err = train.Train(context.Background(), o)
 	require.NoError(t, err)
 	net.Close()
-	require.Contains(t, strings.Join(logs, "\n"), "up to date")
+	joined := strings.Join(logs, "\n")
+	for _, st := range []string{train.StagePseudoLabels, train.StageSegmentor, train.StageLGST} {
+		require.Contains(t, joined, st+": up to date")
+	}
 }

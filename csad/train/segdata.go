@@ -38,11 +38,11 @@ func LoadSegData(ds *loco.Dataset, masks string, size int) (SegData, error) {
 	}
 	d.Classes = int64(hist.Shape[1]) + 1
 	idx, err := npy.Read(filepath.Join(info, "filtered_histogram_indices.npy"))
-	if err != nil || idx.Int64 == nil {
+	if err != nil || idx.I64 == nil {
 		return d, fmt.Errorf("train: pseudo-labels: good-histogram indices: %v", err)
 	}
 	good := map[int]bool{}
-	for _, i := range idx.Int64 {
+	for _, i := range idx.I64 {
 		if i < 0 || int(i) >= len(ds.Train) {
 			return d, fmt.Errorf("train: pseudo-labels: filtered_histogram_indices.npy names image %d of %d", i, len(ds.Train))
 		}

@@ -1,11 +1,10 @@
-// Package npy reads and writes NumPy .npy files (format 1.0) of little-endian int64 and float64
-// arrays, C order: the files the official CSAD pseudo-label pipeline keeps under info/.
+// Package npy reads and writes NumPy .npy files (format 1.0, little-endian, C order) of float64
+// and int64 arrays: the files the official CSAD pseudo-label pipeline keeps under info/.
 package npy
 
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -17,163 +16,150 @@ import (
 	"github.com/csad-go/csad/internal/atomicfile"
 )
 
-// Array is an n-dimensional array; exactly one of Int64 and Float64 holds its values.
+// Array is an array in NumPy's .npy format (version 1.0, little-endian,
+// C order) holding float64 ('<f8') or int64 ('<i8') values: the dtypes of
+// the official info/ files. Exactly one of F64 and I64 is set.
 type Array struct {
-	Shape   []int
-	Int64   []int64
-	Float64 []float64
+	// Shape is empty for a 0-d array (a NumPy scalar such as
+	// component_num_mode.npy).
+	Shape []int
+	F64   []float64
+	I64   []int64
 }
 
-var magic = []byte("\x93NUMPY")
-
-// maxElements bounds what a header may promise before anything is allocated.
-const maxElements = 1 << 28
-
-// Write stores a atomically.
-func Write(path string, a Array) error {
-	descr := "<i8"
-	n := len(a.Int64)
-	if a.Float64 != nil {
-		descr, n = "<f8", len(a.Float64)
+func (a Array) size() (int, error) {
+	n := 1
+	for _, d := range a.Shape {
+		if d < 0 || (d > 0 && n > math.MaxInt32/d) {
+			return 0, fmt.Errorf("npy: shape %v is negative or too large", a.Shape)
+		}
+		n *= d
 	}
-	if want := elements(a.Shape); want != n {
-		return fmt.Errorf("npy: %s: shape %v holds %d values, got %d", path, a.Shape, want, n)
+	return n, nil
+}
+
+// Write writes a atomically to path.
+func Write(path string, a Array) error {
+	n, err := a.size()
+	if err != nil {
+		return err
+	}
+	var descr string
+	switch {
+	case a.F64 != nil && a.I64 == nil && len(a.F64) == n:
+		descr = "<f8"
+	case a.I64 != nil && a.F64 == nil && len(a.I64) == n:
+		descr = "<i8"
+	case n == 0 && a.F64 == nil && a.I64 == nil:
+		descr = "<f8"
+	default:
+		return fmt.Errorf("npy: %s: set exactly one of F64 (%d values) and I64 (%d values), with %d values for shape %v", path, len(a.F64), len(a.I64), n, a.Shape)
 	}
 	dims := make([]string, len(a.Shape))
 	for i, d := range a.Shape {
 		dims[i] = strconv.Itoa(d)
 	}
-	shape := strings.Join(dims, ", ")
-	if len(a.Shape) == 1 {
+	shape := "(" + strings.Join(dims, ", ")
+	if len(dims) == 1 {
 		shape += ","
 	}
-	header := fmt.Sprintf("{'descr': '%s', 'fortran_order': False, 'shape': (%s), }", descr, shape)
-	// Pad so the data starts on a 64-byte boundary, ending the header with a newline.
-	total := len(magic) + 4 + len(header) + 1
+	shape += ")"
+	header := fmt.Sprintf("{'descr': '%s', 'fortran_order': False, 'shape': %s, }", descr, shape)
+	// NumPy pads the header with spaces and a newline so that the data
+	// starts at a multiple of 64 bytes.
+	total := 10 + len(header) + 1
 	header += strings.Repeat(" ", (64-total%64)%64) + "\n"
 	var b bytes.Buffer
-	b.Write(magic)
-	b.Write([]byte{1, 0})
-	binary.Write(&b, binary.LittleEndian, uint16(len(header)))
-	b.WriteString(header)
-	if a.Float64 != nil {
-		binary.Write(&b, binary.LittleEndian, a.Float64)
-	} else {
-		binary.Write(&b, binary.LittleEndian, a.Int64)
+	b.WriteString("\x93NUMPY\x01\x00")
+	if err := binary.Write(&b, binary.LittleEndian, uint16(len(header))); err != nil {
+		return err
 	}
-	return atomicfile.WriteFile(path, b.Bytes())
+	b.WriteString(header)
+	var buf [8]byte
+	if descr == "<f8" {
+		for _, v := range a.F64 {
+			binary.LittleEndian.PutUint64(buf[:], math.Float64bits(v))
+			b.Write(buf[:])
+		}
+	} else {
+		for _, v := range a.I64 {
+			binary.LittleEndian.PutUint64(buf[:], uint64(v))
+			b.Write(buf[:])
+		}
+	}
+	if err := atomicfile.WriteFile(path, b.Bytes()); err != nil {
+		return fmt.Errorf("npy: %w", err)
+	}
+	return nil
 }
 
-var (
-	descrRe = regexp.MustCompile(`'descr':\s*'([^']*)'`)
-	orderRe = regexp.MustCompile(`'fortran_order':\s*(True|False)`)
-	shapeRe = regexp.MustCompile(`'shape':\s*\(([^)]*)\)`)
-)
+var npyHeader = regexp.MustCompile(`^\{'descr': '([<|>][fi]8)', 'fortran_order': (True|False), 'shape': \(([0-9, ]*)\), \}\s*$`)
 
-// Read loads an int64 or float64 array (also int32/float32, widened).
+// Read reads a file written by Write or by numpy.save of a
+// little-endian float64 or int64 C-order array.
 func Read(path string) (Array, error) {
-	f, err := os.Open(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return Array{}, fmt.Errorf("npy: %w", err)
 	}
-	defer f.Close()
-	a, err := decode(f)
+	a, err := decode(data)
 	if err != nil {
 		return Array{}, fmt.Errorf("npy: %s: %w", path, err)
 	}
 	return a, nil
 }
 
-func decode(r io.Reader) (Array, error) {
-	pre := make([]byte, 8)
-	if _, err := io.ReadFull(r, pre); err != nil || !bytes.Equal(pre[:6], magic) {
-		return Array{}, errors.New("not a .npy file")
+func decode(data []byte) (Array, error) {
+	if len(data) < 10 || string(data[:6]) != "\x93NUMPY" {
+		return Array{}, fmt.Errorf("not a .npy file (bad magic)")
 	}
-	var hlen int
-	switch pre[6] {
-	case 1:
-		var n uint16
-		if err := binary.Read(r, binary.LittleEndian, &n); err != nil {
-			return Array{}, err
-		}
-		hlen = int(n)
-	case 2, 3:
-		var n uint32
-		if err := binary.Read(r, binary.LittleEndian, &n); err != nil {
-			return Array{}, err
-		}
-		hlen = int(n)
-	default:
-		return Array{}, fmt.Errorf("unsupported .npy version %d", pre[6])
+	if data[6] != 1 {
+		return Array{}, fmt.Errorf("npy version %d.%d not supported (only 1.0)", data[6], data[7])
 	}
-	if hlen > 1<<16 {
-		return Array{}, fmt.Errorf("header of %d bytes", hlen)
+	hl := int(binary.LittleEndian.Uint16(data[8:10]))
+	if 10+hl > len(data) {
+		return Array{}, fmt.Errorf("npy header of %d bytes runs past the end of the file: %w", hl, io.ErrUnexpectedEOF)
 	}
-	hb := make([]byte, hlen)
-	if _, err := io.ReadFull(r, hb); err != nil {
-		return Array{}, err
+	m := npyHeader.FindStringSubmatch(string(data[10 : 10+hl]))
+	if m == nil {
+		return Array{}, fmt.Errorf("npy header %q is not a little-endian float64/int64 array header", data[10:10+hl])
 	}
-	h := string(hb)
-	d, o, s := descrRe.FindStringSubmatch(h), orderRe.FindStringSubmatch(h), shapeRe.FindStringSubmatch(h)
-	if d == nil || o == nil || s == nil {
-		return Array{}, fmt.Errorf("malformed header %q", h)
+	if m[1][0] == '>' {
+		return Array{}, fmt.Errorf("big-endian npy (%s) not supported", m[1])
 	}
-	if o[1] == "True" {
-		return Array{}, errors.New("Fortran-order arrays are not supported")
+	if m[2] == "True" {
+		return Array{}, fmt.Errorf("fortran-order npy not supported")
 	}
 	var a Array
-	for _, p := range strings.Split(s[1], ",") {
-		if p = strings.TrimSpace(p); p == "" {
+	for _, f := range strings.Split(m[3], ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
 			continue
 		}
-		v, err := strconv.Atoi(p)
-		if err != nil || v < 0 {
-			return Array{}, fmt.Errorf("bad shape %q", s[1])
+		d, err := strconv.Atoi(f)
+		if err != nil {
+			return Array{}, fmt.Errorf("npy shape %q: %w", m[3], err)
 		}
-		a.Shape = append(a.Shape, v)
+		a.Shape = append(a.Shape, d)
 	}
-	n := elements(a.Shape)
-	if n < 0 || n > maxElements {
-		return Array{}, fmt.Errorf("shape %v is too large", a.Shape)
+	n, err := a.size()
+	if err != nil {
+		return Array{}, err
 	}
-	switch d[1] {
-	case "<i8":
-		a.Int64 = make([]int64, n)
-		return a, binary.Read(r, binary.LittleEndian, a.Int64)
-	case "<i4":
-		v := make([]int32, n)
-		if err := binary.Read(r, binary.LittleEndian, v); err != nil {
-			return a, err
-		}
-		a.Int64 = make([]int64, n)
-		for i, x := range v {
-			a.Int64[i] = int64(x)
-		}
-		return a, nil
-	case "<f8":
-		a.Float64 = make([]float64, n)
-		return a, binary.Read(r, binary.LittleEndian, a.Float64)
-	case "<f4":
-		v := make([]float32, n)
-		if err := binary.Read(r, binary.LittleEndian, v); err != nil {
-			return a, err
-		}
-		a.Float64 = make([]float64, n)
-		for i, x := range v {
-			a.Float64[i] = float64(x)
-		}
-		return a, nil
+	body := data[10+hl:]
+	if len(body) != 8*n {
+		return Array{}, fmt.Errorf("npy data is %d bytes, shape %v needs %d", len(body), a.Shape, 8*n)
 	}
-	return Array{}, fmt.Errorf("dtype %s is not supported (int64, int32, float64, float32)", d[1])
-}
-
-func elements(shape []int) int {
-	n := 1
-	for _, d := range shape {
-		if d != 0 && n > math.MaxInt32/d {
-			return -1
+	if m[1][1] == 'f' {
+		a.F64 = make([]float64, n)
+		for i := range a.F64 {
+			a.F64[i] = math.Float64frombits(binary.LittleEndian.Uint64(body[8*i:]))
 		}
-		n *= d
+	} else {
+		a.I64 = make([]int64, n)
+		for i := range a.I64 {
+			a.I64[i] = int64(binary.LittleEndian.Uint64(body[8*i:]))
+		}
 	}
-	return n
+	return a, nil
 }

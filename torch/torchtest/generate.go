@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/csad-go/csad/internal/atomicfile"
 )
 
 // GoldenDir runs the committed reference script testdata/<script> (with Debian's python3-torch)
@@ -65,7 +67,7 @@ func GoldenDir(t testing.TB, testdata, script string, args ...string) string {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("reference script %s failed (it needs Debian's python3-torch and python3-torchvision: run 'make setup'): %v\n%s", script, err, out)
 	}
-	if err := os.WriteFile(filepath.Join(tmp, ".complete"), nil, 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(tmp, ".complete"), nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.RemoveAll(dir); err != nil {

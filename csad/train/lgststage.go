@@ -1,0 +1,188 @@
+package train
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/csad-go/csad/csad"
+	"github.com/csad-go/csad/csad/augment"
+	"github.com/csad-go/csad/csad/cluster"
+	"github.com/csad-go/csad/csad/imageproc"
+	"github.com/csad-go/csad/torch"
+	"github.com/csad-go/csad/torch/nn"
+)
+
+// LGSTOptions are the LGST stage's schedule and data switches (docs/method.md#lgst-training).
+type LGSTOptions struct {
+	Train  LGSTTrainConfig
+	Batch  int // images per step (official 2)
+	Jitter augment.ColorJitterOptions
+	// Penalty is a folder of natural images for the student's penalty term; empty: no penalty.
+	Penalty string
+	// Progress, if set, is called after every iteration.
+	Progress func(it, iters int, loss LGSTLossValues) `json:"-"`
+}
+
+// DefaultLGSTOptions are the official values: 60 000 iterations of batches of 2.
+func DefaultLGSTOptions() LGSTOptions {
+	return LGSTOptions{Train: DefaultLGSTTrainConfig(), Batch: 2, Jitter: augment.DefaultColorJitter()}
+}
+
+// TrainLGST trains net's local student and autoencoder (docs/method.md#lgst-training): teacher
+// statistics on the training images, Train.Iterations steps over shuffled batches (each image
+// also as a colour-jittered copy for the autoencoder terms, and one penalty image per step when
+// a penalty folder is given), then the map quantiles on the validation images. It keeps the last
+// iteration: the official code picks the one with the best test AUROC; we never look at test data.
+func TrainLGST(ctx context.Context, net *csad.Network, train []*imageproc.RGB, val [][]float32, o LGSTOptions, seed uint64) (LGSTQuantiles, error) {
+	var q LGSTQuantiles
+	size := int(net.Config().ImageSize)
+	if len(train) == 0 || len(val) == 0 {
+		return q, fmt.Errorf("train: LGST needs training and validation images, got %d and %d", len(train), len(val))
+	}
+	if o.Batch < 1 {
+		return q, fmt.Errorf("train: LGST batch %d: want ≥ 1", o.Batch)
+	}
+	pre := make([][]float32, len(train))
+	for i, img := range train {
+		pre[i] = imageproc.Normalize(imageproc.ResizeBilinear(img, size, size))
+	}
+	if err := TeacherStats(ctx, net, pre, o.Batch, seed); err != nil {
+		return q, err
+	}
+	var pen *PenaltySet
+	if o.Penalty != "" {
+		var err error
+		if pen, err = LoadPenaltyImages(o.Penalty, size); err != nil {
+			return q, err
+		}
+	}
+	tr, err := NewLGSTTrainer(net, o.Train)
+	if err != nil {
+		return q, err
+	}
+	defer tr.Close()
+	// Dropout draws from LibTorch's global generator: seed it for reproducible runs.
+	if err := torch.ManualSeed(seed); err != nil {
+		return q, err
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x195))
+	var order []int
+	n := int64(size)
+	for it := range o.Train.Iterations {
+		if err := ctx.Err(); err != nil {
+			return q, err
+		}
+		if len(order) == 0 {
+			order = rng.Perm(len(train)) // a new epoch; its last batch may be smaller
+		}
+		b := order[:min(o.Batch, len(order))]
+		order = order[len(b):]
+		v, err := lgstIteration(tr, train, pre, pen, b, rng, o, n)
+		if err != nil {
+			return q, fmt.Errorf("train: LGST iteration %d: %w", it+1, err)
+		}
+		if o.Progress != nil {
+			o.Progress(it, o.Train.Iterations, v)
+		}
+	}
+	nn.SetTraining(net.Student, false)
+	nn.SetTraining(net.AE, false)
+	return MapQuantiles(ctx, net, val)
+}
+
+func lgstIteration(tr *LGSTTrainer, train []*imageproc.RGB, pre [][]float32, pen *PenaltySet, b []int, rng *rand.Rand, o LGSTOptions, size int64) (LGSTLossValues, error) {
+	s := torch.NewNoGradScope()
+	defer s.Close()
+	var img, aug []float32
+	for _, i := range b {
+		img = append(img, pre[i]...)
+		a, _, err := AugImage(rng, train[i], int(size), o.Jitter)
+		if err != nil {
+			return LGSTLossValues{}, err
+		}
+		aug = append(aug, a...)
+	}
+	k := int64(len(b))
+	var penalty *torch.Tensor
+	if pen != nil {
+		p, err := pen.Image(rng, rng.IntN(pen.Len()))
+		if err != nil {
+			return LGSTLossValues{}, err
+		}
+		penalty = torch.FromSlice(s, p, 1, 3, size, size)
+	}
+	return tr.Step(torch.FromSlice(s, img, k, 3, size, size), torch.FromSlice(s, aug, k, 3, size, size), penalty)
+}
+
+// Fusion is what FuseScores computed on the validation images.
+type Fusion struct {
+	LGSTMean, LGSTStd, PHMean, PHStd float64
+	Scores                           []float64 // fused validation scores, as csad score computes them
+	Threshold, ThresholdQuantile     float64
+}
+
+// FuseScores sets net's fusion normalisers (docs/method.md#fusion-and-normalisation): the trimmed
+// statistics of the validation images' LGST and patch-histogram scores (a spread ≤ 1e-3 becomes
+// 1, as the official export does), both computed by the deployed forward pass, one image per
+// call, so csad score reproduces them exactly. The operating point is the quantile q of the fused
+// validation scores.
+func FuseScores(ctx context.Context, net *csad.Network, val [][]float32, q float64) (Fusion, error) {
+	var f Fusion
+	if !(q > 0 && q <= 1) {
+		return f, fmt.Errorf("train: threshold quantile %v must lie in (0, 1]", q)
+	}
+	if err := setScalars(map[*torch.Tensor]float64{net.LGSTMean: 0, net.LGSTStd: 1, net.PatchHistMean: 0, net.PatchHistStd: 1}); err != nil {
+		return f, err
+	}
+	lgst, ph, _, err := forwardAll(ctx, net, val)
+	if err != nil {
+		return f, err
+	}
+	if f.LGSTMean, f.LGSTStd, err = trimmed("LGST", lgst); err != nil {
+		return f, err
+	}
+	if f.PHMean, f.PHStd, err = trimmed("patch-histogram", ph); err != nil {
+		return f, err
+	}
+	if err := setScalars(map[*torch.Tensor]float64{net.LGSTMean: f.LGSTMean, net.LGSTStd: f.LGSTStd, net.PatchHistMean: f.PHMean, net.PatchHistStd: f.PHStd}); err != nil {
+		return f, err
+	}
+	if _, _, f.Scores, err = forwardAll(ctx, net, val); err != nil {
+		return f, err
+	}
+	f.ThresholdQuantile, f.Threshold = q, cluster.Quantile(f.Scores, q)
+	return f, nil
+}
+
+// forwardAll runs Network.Forward on each image alone and returns its LGST, patch-histogram and
+// fused scores.
+func forwardAll(ctx context.Context, net *csad.Network, imgs [][]float32) (lgst, ph, score []float64, err error) {
+	size := net.Config().ImageSize
+	for i, img := range imgs {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, nil, err
+		}
+		err := torch.Do(torch.InferenceMode, func(s *torch.Scope) error {
+			o, err := net.Forward(torch.FromSlice(s, img, 1, 3, size, size))
+			if err != nil {
+				return err
+			}
+			for _, p := range []struct {
+				t   *torch.Tensor
+				dst *[]float64
+			}{{o.LGST, &lgst}, {o.PatchHist, &ph}, {o.Score, &score}} {
+				v, err := p.t.Item()
+				if err != nil {
+					return err
+				}
+				*p.dst = append(*p.dst, v)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("train: validation image %d: %w", i, err)
+		}
+	}
+	return lgst, ph, score, nil
+}
