@@ -152,7 +152,7 @@ func TestImport(t *testing.T) {
 	out := filepath.Join(dir, "a.csad")
 	stdout, stderr, code := runMain(t, "import", "-in", filepath.Join("..", "..", "testdata", "golden", "model_small.pth"), "-out", out)
 	require.Equal(t, 0, code, stderr)
-	assert.Equal(t, "wrote "+out+`: category "model_small", small preset, 5 classes, 214 tensors (LibTorch `+torch.Version()+")\n", stdout)
+	assert.Equal(t, "wrote "+out+`: category "model_small", cpu preset, 5 classes, 214 tensors (LibTorch `+torch.Version()+")\n", stdout)
 	net, h, err := csad.LoadModel(out)
 	require.NoError(t, err)
 	net.Close()

@@ -1,7 +1,9 @@
 package train_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"image"
 	"image/color"
@@ -18,6 +20,7 @@ import (
 	"github.com/csad-go/csad/csad/synth"
 	"github.com/csad-go/csad/csad/train"
 	"github.com/csad-go/csad/internal/npy"
+	"github.com/csad-go/csad/torch"
 )
 
 // thresholdLabels is a stand-in pseudo-labeller for testing the stage mechanics: pixels far from
@@ -127,6 +130,14 @@ func TestTrainStages(t *testing.T) {
 		require.Equal(t, r.Score > *h.Threshold, r.Anomalous)
 	}
 
+	// The same seed gives the same model: weights bit for bit, header apart from the time.
+	o2 := o
+	o2.Out = filepath.Join(root, "run2")
+	net, _, err = train.Train(context.Background(), o2)
+	require.NoError(t, err)
+	net.Close()
+	sameModel(t, filepath.Join(o.Out, train.ModelFile), filepath.Join(o2.Out, train.ModelFile))
+
 	logs = nil
 	net, _, err = train.Train(context.Background(), o)
 	require.NoError(t, err)
@@ -135,4 +146,32 @@ func TestTrainStages(t *testing.T) {
 	for _, st := range []string{train.StagePseudoLabels, train.StageSegmentor, train.StageLGST} {
 		require.Contains(t, joined, st+": up to date")
 	}
+}
+
+// sameModel asserts two model files hold identical tensors and headers (creation time aside).
+func sameModel(t *testing.T, a, b string) {
+	t.Helper()
+	s := torch.NewScope()
+	defer s.Close()
+	ta, ma, err := torch.LoadTensorsMeta(s, a)
+	require.NoError(t, err)
+	tb, mb, err := torch.LoadTensorsMeta(s, b)
+	require.NoError(t, err)
+	require.Len(t, tb, len(ta))
+	for i := range ta {
+		x, err := ta[i].Tensor.Bytes()
+		require.NoError(t, err)
+		y, err := tb[i].Tensor.Bytes()
+		require.NoError(t, err)
+		require.Equal(t, ta[i].Name, tb[i].Name)
+		require.True(t, bytes.Equal(x, y), "tensor %s differs between two runs with the same seed", ta[i].Name)
+	}
+	var ha, hb csad.Header
+	require.NoError(t, json.Unmarshal([]byte(ma["csad"]), &ha))
+	require.NoError(t, json.Unmarshal([]byte(mb["csad"]), &hb))
+	ha.Provenance.Created, hb.Provenance.Created = "", ""
+	ha.Provenance.Source, hb.Provenance.Source = "", ""
+	require.Equal(t, string(ha.Training) != "", true)
+	ha.Training, hb.Training = nil, nil // holds the run folder, which differs
+	require.Equal(t, ha, hb)
 }
