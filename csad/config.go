@@ -71,6 +71,13 @@ func SmallConfig(classes int64) Config {
 	return c
 }
 
+// WithImageSize returns c for another network input size (a multiple of 32): the LGST maps are
+// a quarter of it, the autoencoder's bottleneck kernel a thirty-second.
+func (c Config) WithImageSize(size int64) Config {
+	c.ImageSize, c.FeatureSize = size, size/4
+	return c
+}
+
 // ParseConfig reads a Config from JSON and validates it.
 func ParseConfig(data []byte) (Config, error) {
 	var c Config
@@ -83,20 +90,23 @@ func ParseConfig(data []byte) (Config, error) {
 // Limits on a Config, checked before anything is allocated: generous for any real model, small
 // enough that a hostile model header cannot make the loader allocate without bound.
 const (
-	maxWidth   = 16384 // channels of any layer
-	maxBlocks  = 64    // bottlenecks per encoder stage
-	maxClasses = 256   // segmentation classes; the segmentation is stored as uint8
+	minImageSize = 64
+	maxImageSize = 1024
+	maxWidth     = 16384 // channels of any layer
+	maxBlocks    = 64    // bottlenecks per encoder stage
+	maxClasses   = 256   // segmentation classes; the segmentation is stored as uint8
 )
 
 // Validate checks the sizes the architecture depends on and that every value is in range.
 func (c Config) Validate() error {
 	bad := func(f string, a ...any) error { return fmt.Errorf("csad: config: "+f, a...) }
 	switch {
-	case c.ImageSize != 256:
-		// The autoencoder's 8×8 bottleneck kernel and the fixed decoder sizes assume 256.
-		return bad("image_size must be 256 (the autoencoder's fixed sizes assume it), got %d", c.ImageSize)
-	case c.FeatureSize != 64:
-		return bad("feature_size must be 64, got %d", c.FeatureSize)
+	case c.ImageSize < minImageSize || c.ImageSize > maxImageSize || c.ImageSize%32 != 0:
+		// Five stride-2 convolutions bring the autoencoder to ImageSize/32, which its last encoder
+		// convolution (kernel ImageSize/32) reduces to one code; the segmentor needs ImageSize/16.
+		return bad("image_size must be a multiple of 32 in %d..%d (the paper's is 256), got %d", minImageSize, maxImageSize, c.ImageSize)
+	case c.FeatureSize != c.ImageSize/4:
+		return bad("feature_size must be image_size/4 = %d, got %d", c.ImageSize/4, c.FeatureSize)
 	case len(c.Encoder.Blocks) != 3 || len(c.Encoder.Mid) != 3 || len(c.Encoder.Out) != 3:
 		return bad("encoder needs 3 stages (blocks, mid, out)")
 	case len(c.Segmentor.Dilations) != 3:

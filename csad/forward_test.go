@@ -96,3 +96,32 @@ func TestChannelsLastKeepsLeaves(t *testing.T) {
 	require.NoError(t, err)
 	require.NotNil(t, g, "the channels-last weight lost its gradient: it is no longer a leaf")
 }
+
+// Image sizes other than the paper's 256 px: the maps are a quarter of the input, the
+// segmentation is the input's size, and a model file of that size loads and scores.
+func TestOtherImageSizes(t *testing.T) {
+	for _, size := range []int64{64, 128, 320} {
+		cfg := csad.SmallConfig(3).WithImageSize(size)
+		net, err := csad.NewInitialised(cfg, 1)
+		require.NoError(t, err, "size %d", size)
+		s := torch.NewInferenceScope()
+		o, err := net.Forward(torch.Randn(s, []int64{2, 3, size, size}, torch.Float32))
+		require.NoError(t, err, "size %d", size)
+		require.Equal(t, []int64{2, size / 4, size / 4}, o.Local.Shape())
+		require.Equal(t, []int64{2, size, size}, o.Labels.Shape())
+		require.Equal(t, []int64{2}, o.Score.Shape())
+		s.Close()
+		h, err := csad.NewHeader(net, "x", csad.Provenance{})
+		require.NoError(t, err)
+		p := t.TempDir() + "/m.csad"
+		require.NoError(t, csad.SaveModel(p, net, h))
+		net.Close()
+		m, err := csad.Load(p, csad.Options{})
+		require.NoError(t, err, "size %d", size)
+		require.Equal(t, size, m.Header().Config.ImageSize)
+		m.Close()
+	}
+	bad := csad.SmallConfig(3).WithImageSize(100)
+	_, err := csad.NewNetwork(bad)
+	require.ErrorContains(t, err, "multiple of 32")
+}

@@ -16,6 +16,7 @@ func smallShapes() shapes {
 		"local_st.conv2.weight":           {c.Student.Width, c.Student.Conv1, 4, 4},
 		"autoencoder.enconv1.weight":      {c.AutoEncoder.Base, 3, 4, 4},
 		"autoencoder.enconv3.weight":      {c.AutoEncoder.Mid, c.AutoEncoder.Base, 4, 4},
+		"autoencoder.enconv6.weight":      {c.AutoEncoder.Mid, c.AutoEncoder.Mid, 8, 8},
 		"segmentor.reduce.conv.weight":    {c.Segmentor.Reduce, c.Encoder.Out[0], 1, 1},
 		"segmentor.fc1.conv.weight":       {c.Segmentor.Width, 5 * c.Segmentor.Width, 1, 1},
 		"segmentor.fc2.conv3.weight":      {c.Segmentor.Classes, c.Segmentor.Width, 1, 1},

@@ -145,7 +145,8 @@ func NewAutoEncoder(cfg Config) *AutoEncoder {
 	for i, io := range encIO {
 		k, c := int64(4), s2
 		if i == 5 {
-			k, c = 8, nn.Conv2dConfig{}
+			// The last encoder convolution sees the whole ImageSize/32 map: 8×8 at 256 px.
+			k, c = cfg.ImageSize/32, nn.Conv2dConfig{}
 		}
 		a.Enc[i] = nn.RegisterModule(m, "enconv"+string(rune('1'+i)), conv(io[0], io[1], k, c))
 	}

@@ -21,6 +21,9 @@ type Options struct {
 	// patch-histogram score still identical. Without it every result is bit for bit what the
 	// official PyTorch model computes on the same LibTorch.
 	Fast bool
+	// Device runs the model on "cpu" (default), "cuda" or "cuda:N"; CUDA needs a CUDA build of
+	// LibTorch (README: Another LibTorch).
+	Device string
 	// MaxBatch caps the images per forward pass in ScoreBatch and ScoreFiles. The default, 1,
 	// scores every image alone, which is what makes results bit for bit those of the official
 	// model. Larger batches are faster per image on some machines, but LibTorch's convolutions
@@ -61,6 +64,15 @@ func newModel(net *Network, h Header, opts Options) (*Model, error) {
 	if opts.MaxBatch == 0 {
 		opts.MaxBatch = 1
 	}
+	dev, err := torch.ParseDevice(opts.Device)
+	if err != nil {
+		net.Close()
+		return nil, fmt.Errorf("csad: %w", err)
+	}
+	if err := net.To(dev); err != nil {
+		net.Close()
+		return nil, err
+	}
 	if opts.Fast {
 		if err := net.UseChannelsLast(); err != nil {
 			net.Close()
@@ -96,19 +108,23 @@ type Result struct {
 	Score     float64 // fused score: z(LGST) + z(patch histogram); higher is more anomalous
 	LGST      float64 // local–global student–teacher score (max of the 64×64 map)
 	PatchHist float64 // patch-histogram score before its normalisation
-	// Local and Global are the normalised 64×64 maps (row-major).
+	// Local and Global are the normalised MapSide×MapSide maps (row-major): 64×64 at the
+	// paper's 256 px input, a quarter of the input side in general.
 	Local, Global []float32
+	MapSide       int
 	// AnomalyMap is Local+Global resized bilinearly to the original image, Width×Height.
 	AnomalyMap    []float32
 	Width, Height int
-	// Segmentation holds the component class of every pixel of the 256×256 network input.
+	// Segmentation holds the component class of every pixel of the network input (256×256 at
+	// the paper's size).
 	Segmentation []uint8
 	// Anomalous is Score above the model's threshold (Header.Threshold, chosen on validation
 	// images in training); false when the model has no threshold.
 	Anomalous bool
 }
 
-// MapSize is the side of the Local and Global maps.
+// MapSize is the side of the Local and Global maps at the paper's 256 px input (in general
+// Result.MapSide, a quarter of Config.ImageSize).
 const MapSize = 64
 
 // ErrClosed is returned by calls on a closed Model.
@@ -169,11 +185,11 @@ func (m *Model) scoreChunk(imgs []image.Image) (rs []*Result, errs []error, err 
 	}
 	s := torch.NewInferenceScope()
 	defer s.Close()
-	o, err := m.net.Forward(torch.FromSlice(s, buf, n, 3, size, size))
+	o, err := m.net.Forward(m.net.Input(torch.FromSlice(s, buf, n, 3, size, size)))
 	if err != nil {
 		return nil, nil, err
 	}
-	rs, errs, err = collect(o, imgs)
+	rs, errs, err = collect(o, imgs, int(m.header.Config.FeatureSize))
 	if err == nil && m.header.Threshold != nil {
 		for _, r := range rs {
 			r.Anomalous = r.Score > *m.header.Threshold
@@ -194,7 +210,7 @@ func (m *Model) ScoreTensor(x *torch.Tensor) (Outputs, error) {
 }
 
 // collect copies the outputs into Results and resizes the maps to each image.
-func collect(o Outputs, imgs []image.Image) ([]*Result, []error, error) {
+func collect(o Outputs, imgs []image.Image, side int) ([]*Result, []error, error) {
 	score, err := o.Score.Float64s()
 	if err != nil {
 		return nil, nil, fmt.Errorf("csad: forward: %w", err)
@@ -219,12 +235,12 @@ func collect(o Outputs, imgs []image.Image) ([]*Result, []error, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(score) != len(imgs) || len(local) != len(imgs)*MapSize*MapSize || len(labels)%len(imgs) != 0 {
+	mm := side * side
+	if len(score) != len(imgs) || len(local) != len(imgs)*mm || len(labels)%len(imgs) != 0 {
 		return nil, nil, fmt.Errorf("csad: forward returned %d scores and %d map values for %d images", len(score), len(local), len(imgs))
 	}
 	combined := o.Local.Add(o.Global).Unsqueeze(1)
 	defer combined.Close()
-	const mm = MapSize * MapSize
 	seg := len(labels) / len(imgs)
 	rs := make([]*Result, len(imgs))
 	errs := make([]error, len(imgs))
@@ -239,7 +255,7 @@ func collect(o Outputs, imgs []image.Image) ([]*Result, []error, error) {
 		}
 		rs[i] = &Result{
 			Score: score[i], LGST: lgst[i], PatchHist: ph[i],
-			Local: local[i*mm : (i+1)*mm], Global: global[i*mm : (i+1)*mm],
+			Local: local[i*mm : (i+1)*mm], Global: global[i*mm : (i+1)*mm], MapSide: side,
 			AnomalyMap: amap, Width: w, Height: h,
 			Segmentation: labels[i*seg : (i+1)*seg],
 		}

@@ -183,7 +183,6 @@ func inferConfig(s shapes) (Config, error) {
 		}
 		*dst = v
 	}
-	c.ImageSize, c.FeatureSize = 256, 64
 	get(&c.Encoder.Stem, "encoder.conv1.weight", 0)
 	for l := 1; l <= 3; l++ {
 		var blocks int64
@@ -207,6 +206,10 @@ func inferConfig(s shapes) (Config, error) {
 	get(&c.Segmentor.Reduce, "segmentor.reduce.conv.weight", 0)
 	get(&c.Segmentor.Width, "segmentor.fc1.conv.weight", 0)
 	get(&c.Segmentor.Classes, "segmentor.fc2.conv3.weight", 0)
+	// The autoencoder's last encoder kernel is ImageSize/32 (8 at the paper's 256 px).
+	var k int64
+	get(&k, "autoencoder.enconv6.weight", 3)
+	c.ImageSize, c.FeatureSize = 32*k, 8*k
 	c.Segmentor.Dilations = []int64{6, 12, 18}
 	if len(errs) > 0 {
 		return c, fmt.Errorf("not a CSAD unified checkpoint: %s", strings.Join(errs, "; "))

@@ -137,6 +137,9 @@ func (n *Network) checkInput(x *torch.Tensor) error {
 	if x.DType() != torch.Float32 {
 		return fmt.Errorf("csad: forward: input has dtype %v, want float32", x.DType())
 	}
+	if d := n.Device(); !x.Device().Equal(d) {
+		return fmt.Errorf("csad: forward: input is on %v, the network on %v: move it with Network.Input", x.Device(), d)
+	}
 	return nil
 }
 
@@ -158,6 +161,26 @@ func (o Outputs) Close() {
 	for _, t := range o.tensors() {
 		t.Close()
 	}
+}
+
+// Device is where the network's weights are.
+func (n *Network) Device() torch.Device { return n.Encoder.stem.conv.Weight.Device() }
+
+// To moves every weight and statistic to d (torch.ParseDevice reads "cpu", "cuda", "cuda:N").
+func (n *Network) To(d torch.Device) error {
+	if err := nn.MoveTo(n, d); err != nil {
+		return fmt.Errorf("csad: %w", err)
+	}
+	return nil
+}
+
+// Input moves a batch made on the host (torch.FromSlice) to the network's device; on the CPU it
+// is x itself.
+func (n *Network) Input(x *torch.Tensor) *torch.Tensor {
+	if d := n.Device(); !x.Device().Equal(d) {
+		return x.ToDevice(d)
+	}
+	return x
 }
 
 // UseChannelsLast re-lays the weights of the LGST branch (teacher projection, student,

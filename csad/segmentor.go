@@ -139,3 +139,6 @@ func (d *PatchHistDetector) Forward(logits *torch.Tensor, batch int64) PatchHist
 	z128 := d128.Sub(f.Use(d.PatchHistValMean)).Div(f.Use(d.PatchHistValStd))
 	return PatchHist{Score: f.Return(z256.Add(z128)), Labels: f.Return(labels), D256: f.Return(d256), D128: f.Return(d128)}
 }
+
+// Device is where the segmentor's weights are.
+func (s *Segmentor) Device() torch.Device { return s.fc2c3.Weight.Device() }

@@ -24,7 +24,7 @@ type evalRow struct {
 }
 
 func newEvalCmd() *cobra.Command {
-	var model, data, category, out string
+	var model, data, category, out, device string
 	var all, fast bool
 	cmd := &cobra.Command{
 		Use:   "eval",
@@ -63,7 +63,7 @@ mean) ends the output.`,
 			}
 			var rows []evalRow
 			for _, j := range jobs {
-				row, err := evalCategory(cmd, j.model, filepath.Join(data, j.category), j.out, fast)
+				row, err := evalCategory(cmd, j.model, filepath.Join(data, j.category), j.out, fast, device)
 				if err != nil {
 					return err
 				}
@@ -80,12 +80,13 @@ mean) ends the output.`,
 	f.StringVar(&category, "category", "", "category to evaluate")
 	f.StringVar(&out, "out", "", "output folder (required)")
 	f.BoolVar(&all, "all", false, "evaluate every category of -data that has a model in the -model folder")
+	f.StringVar(&device, "device", "cpu", "cpu, cuda or cuda:N")
 	f.BoolVar(&fast, "fast", false, "score with the channels-last LGST branch (see csad score -fast)")
 	return cmd
 }
 
 // evalCategory runs csad score and csad report for one category.
-func evalCategory(cmd *cobra.Command, model, dir, out string, fast bool) (evalRow, error) {
+func evalCategory(cmd *cobra.Command, model, dir, out string, fast bool, device string) (evalRow, error) {
 	var row evalRow
 	if _, err := loco.Open(dir); err != nil {
 		return row, err
@@ -94,7 +95,7 @@ func evalCategory(cmd *cobra.Command, model, dir, out string, fast bool) (evalRo
 		return row, fmt.Errorf("eval: %w", err)
 	}
 	maps := filepath.Join(out, "maps")
-	args := []string{"-model", model, "-json", "-quiet", "-maps", maps}
+	args := []string{"-model", model, "-json", "-quiet", "-maps", maps, "-device", device}
 	if fast {
 		args = append(args, "-fast")
 	}

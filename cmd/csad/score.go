@@ -164,6 +164,7 @@ or 143); the maps written by then are complete and no temporary file is left.`,
 	f.BoolVar(&asJSON, "json", false, "print one JSON object per line")
 	f.StringVar(&maps, "maps", "", "folder for anomaly maps (float32 TIFF) and heat-map overlays (PNG)")
 	f.StringVar(&mapSize, "map-size", "", "size WxH of the written maps (default: each image's size)")
+	f.StringVar(&opts.Device, "device", "cpu", "cpu, cuda or cuda:N (CUDA needs a CUDA LibTorch: README, Another LibTorch)")
 	f.BoolVar(&opts.Fast, "fast", false, "channels-last LGST branch: ~1.4× faster on the CPU, maps within float32 rounding of PyTorch's")
 	f.IntVar(&opts.Threads, "threads", 0, fmt.Sprintf("LibTorch intra-op threads, 1..%d (0: LibTorch's default)", maxThreads()))
 	f.IntVar(&opts.MaxBatch, "batch", 1, fmt.Sprintf("images per forward pass, 1..%d (1: fastest on the CPU, bit for bit the official model)", maxBatch))
@@ -267,7 +268,7 @@ func (s *scorer) writeMaps(in input, r csad.FileResult) error {
 	amap := &tiffmap.Map{Width: r.Width, Height: r.Height, Pix: r.AnomalyMap}
 	if s.mapW != 0 {
 		// From the 64×64 maps, as the image-size map is: resizing that one again would blur it.
-		small := tiffmap.New(csad.MapSize, csad.MapSize)
+		small := tiffmap.New(r.MapSide, r.MapSide)
 		for i := range small.Pix {
 			small.Pix[i] = r.Local[i] + r.Global[i]
 		}

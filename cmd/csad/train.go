@@ -34,9 +34,9 @@ func trainPreset(name string) (csad.Config, train.SegOptions, train.LGSTOptions,
 }
 
 func newTrainCmd() *cobra.Command {
-	var data, category, out, masks, preset, encoder, stages, penalty string
+	var data, category, out, masks, preset, encoder, stages, penalty, device string
 	var seed uint64
-	var epochs, supOnly, batch, iterations int
+	var epochs, supOnly, batch, iterations, imageSize int
 	var force bool
 	var thresholdQ float64
 	cmd := &cobra.Command{
@@ -77,13 +77,19 @@ Without -encoder the encoder is a seeded random WideResNet.`,
 			if iterations > 0 {
 				lgst.Train.Iterations = iterations
 			}
+			if imageSize != 0 {
+				cfg = cfg.WithImageSize(int64(imageSize))
+				if err := cfg.Validate(); err != nil {
+					return fmt.Errorf("train: -image-size: %w", err)
+				}
+			}
 			if !(thresholdQ > 0 && thresholdQ <= 1) {
 				return fmt.Errorf("train: -threshold-quantile %v must lie in (0, 1]", thresholdQ)
 			}
 			seg.Seed = seed
 			lgst.Penalty = penalty
 			o := train.Options{
-				Data: filepath.Join(data, category), Out: out, Masks: masks, Config: cfg, Encoder: encoder,
+				Data: filepath.Join(data, category), Out: out, Masks: masks, Config: cfg, Encoder: encoder, Device: device,
 				Seed: seed, Seg: seg, LGST: lgst, ThresholdQuantile: thresholdQ, Force: force, PseudoLabel: pseudoLabeller,
 				Log: func(f string, a ...any) { fmt.Fprintf(cmd.OutOrStdout(), "train: "+f+"\n", a...) },
 			}
@@ -141,6 +147,8 @@ Without -encoder the encoder is a seeded random WideResNet.`,
 	f.IntVar(&batch, "batch", 0, "segmentor batch size (default: the preset's: paper 4, cpu 2)")
 	f.BoolVar(&force, "force", false, "rerun stages that are up to date")
 	f.IntVar(&iterations, "iterations", 0, "LGST iterations (default: the preset's)")
+	f.StringVar(&device, "device", "cpu", "cpu, cuda or cuda:N (CUDA needs a CUDA LibTorch: README, Another LibTorch)")
+	f.IntVar(&imageSize, "image-size", 0, "network input side, a multiple of 32 (default 256; maps are a quarter of it)")
 	f.StringVar(&penalty, "penalty-images", "", "folder of natural images (PNG/JPEG) for the student's penalty term; without it the term is off")
 	f.Float64Var(&thresholdQ, "threshold-quantile", train.DefaultThresholdQuantile, "operating point: this quantile of the good validation scores")
 	return cmd

@@ -110,7 +110,7 @@ func trimmed(what string, v []float64) (mean, std float64, err error) {
 // segment runs the encoder and segmentor on one preprocessed image in s and returns its labels.
 func segment(s *torch.Scope, net *csad.Network, img []float32) *torch.Tensor {
 	size := net.Config().ImageSize
-	x := torch.FromSlice(s, img, 1, 3, size, size)
+	x := net.Input(torch.FromSlice(s, img, 1, 3, size, size))
 	feat := net.Encoder.Forward(x)
 	return net.Segmentor.Forward(feat).Argmax(1, false)
 }
@@ -149,7 +149,7 @@ func distances(ctx context.Context, net *csad.Network, imgs [][]float32) (d256, 
 			return nil, nil, err
 		}
 		err := torch.Do(torch.InferenceMode, func(s *torch.Scope) error {
-			x := torch.FromSlice(s, img, 1, 3, size, size)
+			x := net.Input(torch.FromSlice(s, img, 1, 3, size, size))
 			ph := net.Detector.Forward(net.Segmentor.Forward(net.Encoder.Forward(x)), 1)
 			a, err := ph.D256.Item()
 			if err != nil {

@@ -110,9 +110,9 @@ func lgstIteration(tr *LGSTTrainer, train []*imageproc.RGB, pre [][]float32, pen
 		if err != nil {
 			return LGSTLossValues{}, err
 		}
-		penalty = torch.FromSlice(s, p, 1, 3, size, size)
+		penalty = tr.net.Input(torch.FromSlice(s, p, 1, 3, size, size))
 	}
-	return tr.Step(torch.FromSlice(s, img, k, 3, size, size), torch.FromSlice(s, aug, k, 3, size, size), penalty)
+	return tr.Step(tr.net.Input(torch.FromSlice(s, img, k, 3, size, size)), tr.net.Input(torch.FromSlice(s, aug, k, 3, size, size)), penalty)
 }
 
 // Fusion is what FuseScores computed on the validation images.
@@ -164,7 +164,7 @@ func forwardAll(ctx context.Context, net *csad.Network, imgs [][]float32) (lgst,
 			return nil, nil, nil, err
 		}
 		err := torch.Do(torch.InferenceMode, func(s *torch.Scope) error {
-			o, err := net.Forward(torch.FromSlice(s, img, 1, 3, size, size))
+			o, err := net.Forward(net.Input(torch.FromSlice(s, img, 1, 3, size, size)))
 			if err != nil {
 				return err
 			}

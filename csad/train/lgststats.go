@@ -53,7 +53,7 @@ func teacherStats(ctx context.Context, net *csad.Network, images [][]float32, ba
 				return nil, err
 			}
 			idx := order[lo:min(lo+batch, len(order))]
-			x := batchOf(s, net.Config(), images, idx)
+			x := net.Input(batchOf(s, net.Config(), images, idx))
 			raw := net.Teacher.Forward(net.Encoder.Forward(x))
 			m := f(raw)
 			raw.Close()
@@ -159,7 +159,7 @@ func MapQuantiles(ctx context.Context, net *csad.Network, val [][]float32) (LGST
 		}
 		var ml, mg *torch.Tensor
 		err := torch.Do(torch.InferenceMode, func(is *torch.Scope) error {
-			x := batchOf(is, cfg, val, []int{i})
+			x := net.Input(batchOf(is, cfg, val, []int{i}))
 			t := normalisedTeacher(net, x)
 			st, ae := net.Student.Forward(x)
 			a := net.AE.Forward(x)

@@ -41,6 +41,7 @@ type Options struct {
 	Masks   string      // pseudo-labels; default Out/masks/<category>
 	Config  csad.Config // network sizes; the class count comes from the pseudo-labels
 	Encoder string      // optional torchvision/timm WideResNet weights; else a seeded random encoder
+	Device  string      // "cpu" (default), "cuda" or "cuda:N"
 	Seed    uint64
 	Seg     SegOptions
 	LGST    LGSTOptions
@@ -72,6 +73,10 @@ type Report struct {
 // returns the trained network (the caller closes it). Test images are never read.
 func Train(ctx context.Context, o Options) (*csad.Network, Report, error) {
 	rep := Report{Seconds: map[string]float64{}}
+	dev, err := torch.ParseDevice(o.Device)
+	if err != nil {
+		return nil, rep, fmt.Errorf("train: %w", err)
+	}
 	ds, err := loco.Open(o.Data)
 	if err != nil {
 		return nil, rep, err
@@ -146,6 +151,10 @@ func Train(ctx context.Context, o Options) (*csad.Network, Report, error) {
 					return nil, rep, err
 				}
 			}
+			if err := net.To(dev); err != nil {
+				net.Close()
+				return nil, rep, err
+			}
 			logf("%s: %d good-histogram images, %d others, %d classes, %d epochs", StageSegmentor, len(data.Sup), len(data.Unsup), data.Classes, o.Seg.Epochs)
 			if _, err := TrainSegmentor(ctx, net, data, o.Seg); err != nil {
 				net.Close()
@@ -168,6 +177,10 @@ func Train(ctx context.Context, o Options) (*csad.Network, Report, error) {
 	net, err := loadNetwork(netPath)
 	if err != nil {
 		return nil, rep, fmt.Errorf("%w (%v)", errStageOrder, err)
+	}
+	if err := net.To(dev); err != nil {
+		net.Close()
+		return nil, rep, err
 	}
 	size := int(o.Config.ImageSize)
 	var val [][]float32
@@ -328,7 +341,7 @@ func ScorePatchHist(ctx context.Context, net *csad.Network, imgs [][]float32) ([
 			return nil, err
 		}
 		err := torch.Do(torch.InferenceMode, func(s *torch.Scope) error {
-			x := torch.FromSlice(s, img, 1, 3, size, size)
+			x := net.Input(torch.FromSlice(s, img, 1, 3, size, size))
 			v, err := net.Detector.Forward(net.Segmentor.Forward(net.Encoder.Forward(x)), 1).Score.Item()
 			out = append(out, v)
 			return err

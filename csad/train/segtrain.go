@@ -117,11 +117,11 @@ func segIteration(tr *SegTrainer, data SegData, unsupImgs [][]uint8, supIdx, uns
 	}
 	b, ub := int64(len(supIdx)), int64(len(unsupIdx))
 	sb := SupBatch{
-		Images: torch.FromSlice(s, imgs, b, 3, size, size),
-		GT:     torch.FromSlice(s, gts, b, size, size),
-		RandGT: torch.FromSlice(s, rands, b, size, size),
+		Images: tr.input(torch.FromSlice(s, imgs, b, 3, size, size)),
+		GT:     tr.input(torch.FromSlice(s, gts, b, size, size)),
+		RandGT: tr.input(torch.FromSlice(s, rands, b, size, size)),
 	}
-	return tr.Step(sb, torch.FromSlice(s, uimgs, ub, 3, size, size), supOnly)
+	return tr.Step(sb, tr.input(torch.FromSlice(s, uimgs, ub, 3, size, size)), supOnly)
 }
 
 // augmentSample is the sup set's __getitem__: LSA (always, as every official config sets
@@ -204,4 +204,12 @@ func (l *loader) next() []int {
 	b := l.perm[l.pos : l.pos+l.batch]
 	l.pos += l.batch
 	return b
+}
+
+// input moves a host batch to the segmentor's device.
+func (t *SegTrainer) input(x *torch.Tensor) *torch.Tensor {
+	if d := t.seg.Device(); !x.Device().Equal(d) {
+		return x.ToDevice(d)
+	}
+	return x
 }
