@@ -60,12 +60,27 @@ type Dataset struct {
 	Defects DefectsConfig
 }
 
+// OpenOption changes what Open accepts.
+type OpenOption func(*openOptions)
+
+type openOptions struct{ allowNoValidation bool }
+
+// AllowMissingValidation lets Open accept a category without validation/good.
+func AllowMissingValidation() OpenOption { return func(o *openOptions) { o.allowNoValidation = true } }
+
 const layoutHint = "expected the MVTec LOCO AD layout <category>/{train/good,validation/good,test/{good,logical_anomalies,structural_anomalies},ground_truth/...}; point the path at a category folder (e.g. .../mvtec_loco_anomaly_detection/breakfast_box) or create one with 'csad synth'"
 
 // Open lists a category folder. It fails when a split folder is missing, when
 // an anomalous test image has no ground-truth folder (or one without PNGs),
 // and when defects_config.json exists but does not parse.
-func Open(dir string) (*Dataset, error) {
+//
+// With AllowMissingValidation, a category without validation/good opens with no validation
+// images (training then splits train/good, seeded, and says so).
+func Open(dir string, opts ...OpenOption) (*Dataset, error) {
+	var o openOptions
+	for _, f := range opts {
+		f(&o)
+	}
 	st, err := os.Stat(dir)
 	if err != nil {
 		return nil, fmt.Errorf("loco: data set folder %s: %w; %s", dir, err, layoutHint)
@@ -77,7 +92,9 @@ func Open(dir string) (*Dataset, error) {
 	if d.Train, err = d.listSplit(Train, Good); err != nil {
 		return nil, err
 	}
-	if d.Validation, err = d.listSplit(Validation, Good); err != nil {
+	if _, serr := os.Stat(filepath.Join(dir, Validation, Good)); serr != nil && o.allowNoValidation {
+		d.Validation = nil
+	} else if d.Validation, err = d.listSplit(Validation, Good); err != nil {
 		return nil, err
 	}
 	testDir := filepath.Join(dir, Test)

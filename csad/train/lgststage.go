@@ -10,6 +10,7 @@ import (
 	"github.com/csad-go/csad/csad/cluster"
 	"github.com/csad-go/csad/csad/imageproc"
 	"github.com/csad-go/csad/torch"
+	"github.com/csad-go/csad/torch/checkpoint"
 	"github.com/csad-go/csad/torch/nn"
 )
 
@@ -20,6 +21,13 @@ type LGSTOptions struct {
 	Jitter augment.ColorJitterOptions
 	// Penalty is a folder of natural images for the student's penalty term; empty: no penalty.
 	Penalty string
+	// CheckpointEvery iterations the training state (weights, Adam state, schedule, iteration)
+	// is written atomically to Checkpoint, if set; randomness is re-derived from the seed at
+	// each checkpoint, so a resumed run computes exactly what an uninterrupted one does.
+	CheckpointEvery int
+	Checkpoint      string `json:"-"`
+	// Resume continues from Checkpoint when it exists.
+	Resume bool `json:"-"`
 	// Progress, if set, is called after every iteration.
 	Progress func(it, iters int, loss LGSTLossValues) `json:"-"`
 }
@@ -62,33 +70,155 @@ func TrainLGST(ctx context.Context, net *csad.Network, train []*imageproc.RGB, v
 		return q, err
 	}
 	defer tr.Close()
-	// Dropout draws from LibTorch's global generator: seed it for reproducible runs.
-	if err := torch.ManualSeed(seed); err != nil {
-		return q, err
+	every := o.CheckpointEvery
+	if every <= 0 {
+		every = defaultCheckpointEvery
 	}
-	rng := rand.New(rand.NewPCG(seed, 0x195))
-	var order []int
-	n := int64(size)
-	for it := range o.Train.Iterations {
-		if err := ctx.Err(); err != nil {
+	start := 0
+	if o.Resume && o.Checkpoint != "" {
+		if start, err = loadLGSTCheckpoint(o.Checkpoint, net, tr); err != nil {
 			return q, err
 		}
-		if len(order) == 0 {
-			order = rng.Perm(len(train)) // a new epoch; its last batch may be smaller
+	}
+	n := int64(size)
+	for chunk := start / every; chunk*every < o.Train.Iterations; chunk++ {
+		// Each chunk draws from generators seeded by (seed, chunk): dropout masks from LibTorch's
+		// global one, batches, jitter and penalty images from its own.
+		if err := torch.ManualSeed(seed + uint64(chunk)); err != nil {
+			return q, err
 		}
-		b := order[:min(o.Batch, len(order))]
-		order = order[len(b):]
-		v, err := lgstIteration(tr, train, pre, pen, b, rng, o, n)
-		if err != nil {
-			return q, fmt.Errorf("train: LGST iteration %d: %w", it+1, err)
+		rng := rand.New(rand.NewPCG(seed, 0x195+uint64(chunk)))
+		var order []int
+		end := min((chunk+1)*every, o.Train.Iterations)
+		for it := chunk * every; it < end; it++ {
+			if err := ctx.Err(); err != nil {
+				return q, err
+			}
+			if len(order) == 0 {
+				order = rng.Perm(len(train)) // a new epoch; its last batch may be smaller
+			}
+			b := order[:min(o.Batch, len(order))]
+			order = order[len(b):]
+			v, err := lgstIteration(tr, train, pre, pen, b, rng, o, n)
+			if err != nil {
+				return q, fmt.Errorf("train: LGST iteration %d: %w", it+1, err)
+			}
+			if o.Progress != nil {
+				o.Progress(it, o.Train.Iterations, v)
+			}
 		}
-		if o.Progress != nil {
-			o.Progress(it, o.Train.Iterations, v)
+		if o.Checkpoint != "" && end < o.Train.Iterations {
+			if err := saveLGSTCheckpoint(o.Checkpoint, net, tr, end); err != nil {
+				return q, err
+			}
 		}
 	}
 	nn.SetTraining(net.Student, false)
 	nn.SetTraining(net.AE, false)
 	return MapQuantiles(ctx, net, val)
+}
+
+const defaultCheckpointEvery = 500
+
+// saveLGSTCheckpoint writes the LGST training state as one torch.save file, atomically: the
+// student's and autoencoder's weights, Adam's state in torch.optim's layout, the schedule's
+// epoch and the next iteration.
+func saveLGSTCheckpoint(path string, net *csad.Network, tr *LGSTTrainer, next int) error {
+	d := &checkpoint.Dict{}
+	d.Set("iteration", int64(next))
+	d.Set("last_epoch", int64(tr.sched.LastEpoch))
+	for _, part := range []struct {
+		key string
+		l   nn.Layer
+	}{{"student", net.Student}, {"autoencoder", net.AE}} {
+		w := &checkpoint.Dict{}
+		for _, p := range nn.StateDict(part.l) {
+			c, err := torch.ToCheckpoint(p.Tensor)
+			if err != nil {
+				return fmt.Errorf("train: checkpoint: %w", err)
+			}
+			w.Set(p.Name, c)
+		}
+		d.Set(part.key, w)
+	}
+	opt, err := tr.opt.StateDict()
+	if err != nil {
+		return fmt.Errorf("train: checkpoint: %w", err)
+	}
+	d.Set("optimizer", opt)
+	if err := checkpoint.SaveFile(path, d); err != nil {
+		return fmt.Errorf("train: checkpoint %s: %w (the previous checkpoint is intact)", path, err)
+	}
+	return nil
+}
+
+// loadLGSTCheckpoint restores what saveLGSTCheckpoint wrote and returns the next iteration.
+func loadLGSTCheckpoint(path string, net *csad.Network, tr *LGSTTrainer) (int, error) {
+	bad := func(err error) (int, error) {
+		return 0, fmt.Errorf("train: resume from %s: %w (start over with -force)", path, err)
+	}
+	v, err := checkpoint.LoadFile(path)
+	if err != nil {
+		return bad(err)
+	}
+	d, ok := v.(*checkpoint.Dict)
+	if !ok {
+		return bad(fmt.Errorf("not a training checkpoint"))
+	}
+	get := func(key string) (any, error) {
+		x, ok := d.Get(key)
+		if !ok {
+			return nil, fmt.Errorf("no %q", key)
+		}
+		return x, nil
+	}
+	s := torch.NewNoGradScope()
+	defer s.Close()
+	for _, part := range []struct {
+		key string
+		l   nn.Layer
+	}{{"student", net.Student}, {"autoencoder", net.AE}} {
+		x, err := get(part.key)
+		if err != nil {
+			return bad(err)
+		}
+		w, ok := x.(*checkpoint.Dict)
+		if !ok {
+			return bad(fmt.Errorf("%q is not a state dict", part.key))
+		}
+		var sd []torch.Named
+		for _, e := range w.Entries {
+			name, ok1 := e.Key.(string)
+			c, ok2 := e.Value.(*checkpoint.Tensor)
+			if !ok1 || !ok2 {
+				return bad(fmt.Errorf("%q holds a non-tensor entry", part.key))
+			}
+			sd = append(sd, torch.Named{Name: name, Tensor: torch.FromCheckpoint(s, c)})
+		}
+		if err := nn.LoadStateDict(part.l, sd, true); err != nil {
+			return bad(err)
+		}
+	}
+	x, err := get("optimizer")
+	if err != nil {
+		return bad(err)
+	}
+	opt, ok := x.(*checkpoint.Dict)
+	if !ok {
+		return bad(fmt.Errorf("optimizer state is not a dict"))
+	}
+	if err := tr.opt.LoadStateDict(opt); err != nil {
+		return bad(err)
+	}
+	it, err1 := get("iteration")
+	le, err2 := get("last_epoch")
+	next, ok1 := it.(int64)
+	last, ok2 := le.(int64)
+	if err1 != nil || err2 != nil || !ok1 || !ok2 || next < 0 {
+		return bad(fmt.Errorf("no iteration counter"))
+	}
+	tr.sched.LastEpoch = int(last)
+	return int(next), nil
 }
 
 func lgstIteration(tr *LGSTTrainer, train []*imageproc.RGB, pre [][]float32, pen *PenaltySet, b []int, rng *rand.Rand, o LGSTOptions, size int64) (LGSTLossValues, error) {

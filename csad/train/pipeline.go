@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -31,8 +32,12 @@ var (
 	PHStages = []string{StagePseudoLabels, StageSegmentor, StageHistogram}
 )
 
-// ModelFile is the trained model a complete run writes into its folder.
-const ModelFile = "model.csad"
+// ModelFile is the trained model a complete run writes into its folder; LGSTCheckpointFile the
+// LGST stage's resumable state while it runs.
+const (
+	ModelFile          = "model.csad"
+	LGSTCheckpointFile = "lgst.checkpoint.pth"
+)
 
 // Options configure Train.
 type Options struct {
@@ -48,7 +53,8 @@ type Options struct {
 	// ThresholdQuantile of the good validation scores is the model's operating point.
 	ThresholdQuantile float64
 	Stages            []string // a subset of Stages; empty: all
-	Force             bool     // rerun stages that are up to date
+	Resume            bool
+	Force             bool // rerun stages that are up to date
 	// PseudoLabel makes the pseudo-labels of Data into Masks (the pseudo-labels stage).
 	PseudoLabel func(ctx context.Context, data, masks string, seed uint64) error `json:"-"`
 	// Log, if set, receives one line per stage event.
@@ -64,6 +70,8 @@ type Report struct {
 	Maps     LGSTQuantiles
 	Fusion   Fusion
 	Seconds  map[string]float64 // per stage run (skipped stages are absent)
+	// ValidationSplit: the category had no validation/good and part of train/good served.
+	ValidationSplit bool
 }
 
 // Train runs the training stages (docs/method.md): pseudo-labels, segmentor, histogram detector
@@ -73,13 +81,33 @@ type Report struct {
 // returns the trained network (the caller closes it). Test images are never read.
 func Train(ctx context.Context, o Options) (*csad.Network, Report, error) {
 	rep := Report{Seconds: map[string]float64{}}
+	logf := o.Log
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
 	dev, err := torch.ParseDevice(o.Device)
 	if err != nil {
 		return nil, rep, fmt.Errorf("train: %w", err)
 	}
-	ds, err := loco.Open(o.Data)
+	ds, err := loco.Open(o.Data, loco.AllowMissingValidation())
 	if err != nil {
 		return nil, rep, err
+	}
+	allTrain, heldOut := ds.Train, map[string]bool{}
+	if len(ds.Validation) == 0 {
+		// No validation/good: a seeded share of train/good stands in, as the fusion and the
+		// detector need images the networks were not trained on.
+		if len(ds.Train) < 4 {
+			return nil, rep, fmt.Errorf("train: %s has no validation/good and only %d training images to split", ds.Dir, len(ds.Train))
+		}
+		allTrain = ds.Train
+		ds.Train, ds.Validation = splitValidation(ds.Train, o.Seed)
+		for _, v := range ds.Validation {
+			heldOut[v.Path] = true
+		}
+		rep.ValidationSplit = true
+		logf("validation: %s has no validation/good: %d of %d train/good images (seeded) are held out for validation",
+			ds.Dir, len(ds.Validation), len(ds.Train)+len(ds.Validation))
 	}
 	if o.Masks == "" {
 		o.Masks = filepath.Join(o.Out, "masks", ds.Category)
@@ -89,10 +117,6 @@ func Train(ctx context.Context, o Options) (*csad.Network, Report, error) {
 	}
 	run := func(stage string) bool { return len(o.Stages) == 0 || slices.Contains(o.Stages, stage) }
 	forced := o.Force
-	logf := o.Log
-	if logf == nil {
-		logf = func(string, ...any) {}
-	}
 	netPath := filepath.Join(o.Out, NetworkFile)
 
 	if run(StagePseudoLabels) {
@@ -135,7 +159,9 @@ func Train(ctx context.Context, o Options) (*csad.Network, Report, error) {
 			logf("%s: up to date", StageSegmentor)
 		} else {
 			start := time.Now()
-			data, err := LoadSegData(ds, o.Masks, int(o.Config.ImageSize))
+			full := *ds
+			full.Train = allTrain
+			data, err := LoadSegData(&full, o.Masks, int(o.Config.ImageSize), heldOut)
 			if err != nil {
 				return nil, rep, err
 			}
@@ -215,13 +241,33 @@ func Train(ctx context.Context, o Options) (*csad.Network, Report, error) {
 			return fail(err)
 		}
 		m := Manifest{Stage: StageLGST, Options: opts, Outputs: []string{netPath}}
-		if m.Inputs, err = digest(trainFolder(ds), filepath.Join(ds.Dir, loco.Validation, loco.Good)); err != nil {
+		inputs := []string{trainFolder(ds)}
+		if !rep.ValidationSplit {
+			inputs = append(inputs, filepath.Join(ds.Dir, loco.Validation, loco.Good))
+		}
+		if m.Inputs, err = digest(inputs...); err != nil {
 			return fail(err)
 		}
-		if !forced && upToDate(o.Out, m) {
+		ckpt := filepath.Join(o.Out, LGSTCheckpointFile)
+		_, cerr := os.Stat(ckpt)
+		unfinished := cerr == nil
+		switch {
+		case unfinished && o.Force:
+			if err := os.Remove(ckpt); err != nil {
+				return fail(fmt.Errorf("train: %w", err))
+			}
+		case unfinished && !o.Resume:
+			return fail(fmt.Errorf("train: %s holds an unfinished LGST stage (%s): continue it with -resume, or start it over with -force", o.Out, ckpt))
+		}
+		if !forced && !unfinished && upToDate(o.Out, m) {
 			logf("%s: up to date", StageLGST)
 		} else {
 			start := time.Now()
+			lo := o.LGST
+			lo.Checkpoint, lo.Resume = ckpt, unfinished && o.Resume
+			if lo.Resume {
+				logf("%s: resuming from %s", StageLGST, ckpt)
+			}
 			var imgs []*imageproc.RGB
 			for _, s := range ds.Train {
 				img, err := imageproc.Load(s.Path)
@@ -234,7 +280,7 @@ func Train(ctx context.Context, o Options) (*csad.Network, Report, error) {
 				logf("%s: no penalty images (-penalty-images): the student's penalty term is off", StageLGST)
 			}
 			logf("%s: %d iterations of batch %d", StageLGST, o.LGST.Train.Iterations, o.LGST.Batch)
-			if rep.Maps, err = TrainLGST(ctx, net, imgs, val, o.LGST, o.Seed); err != nil {
+			if rep.Maps, err = TrainLGST(ctx, net, imgs, val, lo, o.Seed); err != nil {
 				return fail(err)
 			}
 			if err := saveNetwork(netPath, net); err != nil {
@@ -245,6 +291,9 @@ func Train(ctx context.Context, o Options) (*csad.Network, Report, error) {
 				return fail(err)
 			}
 			forced, rep.Seconds[StageLGST] = true, m.Seconds
+			if err := os.Remove(ckpt); err != nil && !os.IsNotExist(err) {
+				return fail(fmt.Errorf("train: %w", err))
+			}
 			logf("%s: %.1f s", StageLGST, m.Seconds)
 		}
 	}
@@ -351,4 +400,22 @@ func ScorePatchHist(ctx context.Context, net *csad.Network, imgs [][]float32) ([
 		}
 	}
 	return out, nil
+}
+
+// splitValidation holds out a seeded 15 % (at least 2) of the training images, keeping the
+// listing order within each part.
+func splitValidation(train []loco.Sample, seed uint64) (rest, val []loco.Sample) {
+	n := max(2, len(train)*15/100)
+	held := map[int]bool{}
+	for _, i := range rand.New(rand.NewPCG(seed, 0x7a1)).Perm(len(train))[:n] {
+		held[i] = true
+	}
+	for i, s := range train {
+		if held[i] {
+			val = append(val, s)
+		} else {
+			rest = append(rest, s)
+		}
+	}
+	return rest, val
 }

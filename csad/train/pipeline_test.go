@@ -175,3 +175,29 @@ func sameModel(t *testing.T, a, b string) {
 	ha.Training, hb.Training = nil, nil // holds the run folder, which differs
 	require.Equal(t, ha, hb)
 }
+
+// A category without validation/good trains on a seeded split of train/good, and says so.
+func TestTrainWithoutValidationFolder(t *testing.T) {
+	root := t.TempDir()
+	opt := synth.DefaultOptions()
+	opt.Width, opt.Height = 128, 96
+	opt.Train, opt.Validation, opt.TestGood, opt.TestLogical, opt.TestStructural = 14, 1, 1, 1, 1
+	require.NoError(t, synth.Generate(root, "tray", opt))
+	require.NoError(t, os.RemoveAll(filepath.Join(root, "tray", "validation")))
+	var logs []string
+	o := train.Options{
+		Data: filepath.Join(root, "tray"), Out: filepath.Join(root, "run"),
+		Config: csad.SmallConfig(2), Seed: 7, Seg: train.DefaultSegOptions(), LGST: train.DefaultLGSTOptions(),
+		PseudoLabel: thresholdLabels,
+		Log:         func(f string, a ...any) { logs = append(logs, fmt.Sprintf(f, a...)) },
+	}
+	o.Seg.Epochs, o.Seg.SupOnlyEpochs, o.Seg.Batch = 1, 1, 2
+	o.LGST.Train.Iterations = 2
+	net, rep, err := train.Train(context.Background(), o)
+	require.NoError(t, err)
+	net.Close()
+	require.True(t, rep.ValidationSplit)
+	require.Equal(t, 12, rep.Detector.Train)
+	require.Equal(t, 2, rep.Detector.Validation)
+	require.Contains(t, strings.Join(logs, "\n"), "2 of 14 train/good images (seeded) are held out for validation")
+}

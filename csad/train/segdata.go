@@ -21,8 +21,9 @@ import (
 // filtered_cluster_map.png, refined_masks.png and background.jpg (nearest-neighbour resized) and
 // info/filtered_histogram_indices.npy, the images with a good histogram. The class count is the
 // columns of info/filtered_component_histogram.npy plus the background. Every missing or
-// malformed file is an error naming it.
-func LoadSegData(ds *loco.Dataset, masks string, size int) (SegData, error) {
+// malformed file is an error naming it. Images whose path is in exclude (held out for
+// validation) are left out; the pseudo-label files still index all of ds.Train.
+func LoadSegData(ds *loco.Dataset, masks string, size int, exclude map[string]bool) (SegData, error) {
 	d := SegData{Size: size, Description: masks}
 	if len(ds.Train) == 0 {
 		return d, fmt.Errorf("train: %s has no train/good images", ds.Dir)
@@ -49,6 +50,9 @@ func LoadSegData(ds *loco.Dataset, masks string, size int) (SegData, error) {
 		good[int(i)] = true
 	}
 	for i, s := range ds.Train {
+		if exclude[s.Path] {
+			continue
+		}
 		img, err := imageproc.Load(s.Path)
 		if err != nil {
 			return d, fmt.Errorf("train: %w", err)

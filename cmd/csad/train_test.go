@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/csad-go/csad/csad/synth"
+	"github.com/csad-go/csad/torch"
+)
+
+// Bad training input is refused before anything runs, naming the cause.
+func TestTrainBadInput(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "c.json")
+	require.NoError(t, os.WriteFile(cfg, []byte(`{"preset":"cpu","segmentor":{"Epochs":3},"lgst":{"Iterations":5},"learning_rate":1}`), 0o644))
+	opt := synth.DefaultOptions()
+	opt.Width, opt.Height = 64, 48
+	opt.Train, opt.Validation, opt.TestGood, opt.TestLogical, opt.TestStructural = 2, 1, 1, 1, 1
+	require.NoError(t, synth.Generate(dir, "tray", opt))
+	require.NoError(t, os.RemoveAll(filepath.Join(dir, "tray", "train", "good")))
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "tray", "train", "good"), 0o755))
+	base := []string{"-data", dir, "-category", "tray", "-out", filepath.Join(dir, "run")}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-config", cfg}, `unknown field "learning_rate"`},
+		{[]string{"-config", filepath.Join(dir, "missing.json")}, "no such file"},
+		{[]string{"-preset", "gpu"}, `unknown preset "gpu"`},
+		{[]string{"-threshold-quantile", "2"}, "must lie in (0, 1]"},
+		{[]string{"-epochs", "-5"}, "out of range"},
+		{[]string{"-image-size", "100"}, "multiple of 32"},
+		{[]string{"-stages", "segmentor,lgts"}, `unknown stage "lgts"`},
+		{[]string{"-device", "tpu"}, "want cpu, cuda or cuda:N"},
+		{nil, "holds no .png"},
+	} {
+		_, _, err := execInProcess(newTrainCmd, append(append([]string{}, base...), c.args...)...)
+		require.ErrorContains(t, err, c.want, "%v", c.args)
+	}
+}
+
+// A training run killed with SIGKILL in the middle of its LGST stage and rerun with -resume
+// writes the same model.csad, weight for weight, as a run that was never interrupted; a rerun
+// without -resume or -force refuses, naming both.
+func TestTrainKilledAndResumed(t *testing.T) {
+	dir := t.TempDir()
+	opt := synth.DefaultOptions()
+	opt.Width, opt.Height = 128, 96
+	opt.Train, opt.Validation, opt.TestGood, opt.TestLogical, opt.TestStructural = 20, 4, 1, 1, 1
+	require.NoError(t, synth.Generate(dir, "tray", opt))
+	cfg := filepath.Join(dir, "c.json")
+	require.NoError(t, os.WriteFile(cfg, []byte(`{"segmentor":{"Epochs":2,"SupOnlyEpochs":1},"lgst":{"Iterations":300}}`), 0o644))
+	args := func(out string, extra ...string) []string {
+		return append([]string{"train", "-data", dir, "-category", "tray", "-out", out, "-config", cfg, "-lgst-checkpoint-every", "20"}, extra...)
+	}
+	whole := filepath.Join(dir, "whole")
+	_, stderr, code := runMain(t, args(whole)...)
+	require.Equal(t, 0, code, stderr)
+
+	killed := filepath.Join(dir, "killed")
+	cmd := mainCmd(args(killed)...)
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	require.NoError(t, cmd.Start())
+	ckpt := filepath.Join(killed, "lgst.checkpoint.pth")
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		if _, err := os.Stat(ckpt); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("no LGST checkpoint after 3 minutes; stderr %q", errb.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // well inside the stage, past a checkpoint
+	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+	require.Error(t, cmd.Wait())
+	_, err := os.Stat(filepath.Join(killed, "model.csad"))
+	require.True(t, os.IsNotExist(err), "the killed run wrote a model")
+
+	_, stderr, code = runMain(t, args(killed)...)
+	require.NotEqual(t, 0, code)
+	require.Contains(t, stderr, "-resume")
+	require.Contains(t, stderr, "-force")
+
+	_, stderr, code = runMain(t, args(killed, "-resume")...)
+	require.Equal(t, 0, code, stderr)
+	sameModelFiles(t, filepath.Join(whole, "model.csad"), filepath.Join(killed, "model.csad"))
+}
+
+// sameModelFiles asserts that two model files hold the same tensors, bit for bit.
+func sameModelFiles(t *testing.T, a, b string) {
+	t.Helper()
+	s := torch.NewScope()
+	defer s.Close()
+	ta, _, err := torch.LoadTensorsMeta(s, a)
+	require.NoError(t, err)
+	tb, _, err := torch.LoadTensorsMeta(s, b)
+	require.NoError(t, err)
+	require.Len(t, tb, len(ta))
+	for i := range ta {
+		x, err := ta[i].Tensor.Bytes()
+		require.NoError(t, err)
+		y, err := tb[i].Tensor.Bytes()
+		require.NoError(t, err)
+		require.True(t, bytes.Equal(x, y), "%s differs between the resumed and the uninterrupted run", ta[i].Name)
+	}
+}
