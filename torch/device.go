@@ -45,4 +45,3 @@ func (d Device) Equal(o Device) bool {
 	}
 	return norm(d) == norm(o)
 }
-
