@@ -366,3 +366,48 @@ func TestDefaultBatchIsExact(t *testing.T) {
 		t.Error("a negative MaxBatch is accepted")
 	}
 }
+
+// The patch-histogram explanation breaks the detector's distances down exactly: its distances
+// are the scorer's (to float32 rounding) and each detector's shares sum to 1.
+func TestExplainPatchHist(t *testing.T) {
+	m, err := csad.Load(smallModelFile(t), csad.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	img := testImages(t, 1)[0]
+	e, err := m.ExplainPatchHist(context.Background(), img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := torch.NewInferenceScope()
+	defer s.Close()
+	x := torch.FromSlice(s, imageproc.Preprocess(img, 256), 1, 3, 256, 256)
+	o, err := m.ScoreTensor(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d256, err := o.D256.Item()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d128, err := o.D128.Item()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if relDiff(e.D256, d256) > 1e-4 || relDiff(e.D128, d128) > 1e-4 {
+		t.Errorf("explained distances %v, %v; scorer's %v, %v", e.D256, e.D128, d256, d128)
+	}
+	for name, cs := range map[string][]csad.Contribution{"whole": e.Whole, "quadrants": e.Quadrants} {
+		var sum float64
+		for _, c := range cs {
+			sum += c.Share
+		}
+		if math.Abs(sum-1) > 1e-9 {
+			t.Errorf("%s: shares sum to %v", name, sum)
+		}
+	}
+	if len(e.Segmentation) != 256*256 || len(e.Quadrants) != 4*(len(e.Whole)) {
+		t.Errorf("segmentation %d pixels, %d whole and %d quadrant entries", len(e.Segmentation), len(e.Whole), len(e.Quadrants))
+	}
+}

@@ -116,6 +116,13 @@ func evalCategory(cmd *cobra.Command, model, dir, out string, fast bool, device 
 	if err != nil {
 		return row, err
 	}
+	recs, err := report.ReadScores(scores)
+	if err != nil {
+		return row, err
+	}
+	if err := appendExplanations(cmd.Context(), model, device, out, recs); err != nil {
+		return row, err
+	}
 	get := func(m map[string]*float64, k string) float64 {
 		if v := m[k]; v != nil {
 			return 100 * *v

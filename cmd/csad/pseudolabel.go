@@ -15,11 +15,14 @@ func init() { rootCmd.AddCommand(newPseudoLabelCmd()) }
 
 // pseudoLabeller is csad train's pseudo-labels stage: the classical segmentation and clustering
 // of csad/pseudolabel, writing masks (…/masks/<category>) for the category folder data.
-func pseudoLabeller(ctx context.Context, data, masks string, seed uint64) error {
-	_, err := pseudolabel.Run(ctx, pseudolabel.Options{
-		DataRoot: filepath.Dir(data), Category: filepath.Base(data), Out: filepath.Dir(masks), Seed: seed,
-	})
-	return err
+// With encoder weights (csad train -encoder) it clusters on the official CNN feature.
+func pseudoLabeller(encoder string) func(ctx context.Context, data, masks string, seed uint64) error {
+	return func(ctx context.Context, data, masks string, seed uint64) error {
+		_, err := pseudolabel.Run(ctx, pseudolabel.Options{
+			DataRoot: filepath.Dir(data), Category: filepath.Base(data), Out: filepath.Dir(masks), Seed: seed, Encoder: encoder,
+		})
+		return err
+	}
 }
 
 func newPseudoLabelCmd() *cobra.Command {
@@ -55,7 +58,8 @@ Grounding DINO script) are validated and clustered instead of segmenting.`,
 	f.StringVar(&o.Category, "category", "", "category name (required)")
 	f.StringVar(&o.Out, "out", "", "masks root: writes OUT/<category> (required)")
 	f.StringVar(&o.Masks, "masks", "", "masks root made elsewhere (official layout) to cluster instead of segmenting")
-	f.Float64Var(&o.Bandwidth, "bandwidth", 0, fmt.Sprintf("MeanShift bandwidth on standardised descriptors (default %g)", pseudolabel.DefaultBandwidth))
+	f.StringVar(&o.Encoder, "encoder", "", "wide_resnet50_2 checkpoint with layer4 (torchvision/timm): cluster on the official CNN feature instead of the model-free descriptors")
+	f.Float64Var(&o.Bandwidth, "bandwidth", 0, fmt.Sprintf("MeanShift bandwidth (default %g on the standardised descriptors, 3.5 on the CNN feature)", pseudolabel.DefaultBandwidth))
 	f.BoolVar(&o.FilterHist, "filter-hist", false, "keep only the largest histogram cluster's good images (the official filter_hist)")
 	f.Uint64Var(&o.Seed, "seed", 42, "random seed")
 	return cmd

@@ -183,7 +183,7 @@ Without -encoder the encoder is a seeded random WideResNet.`,
 			lgst.CheckpointEvery = ckptEvery
 			o := train.Options{
 				Data: filepath.Join(data, category), Out: out, Masks: masks, Config: cfg, Encoder: encoder, Device: device,
-				Seed: seed, Seg: seg, LGST: lgst, ThresholdQuantile: thresholdQ, Force: force, Resume: resume, PseudoLabel: pseudoLabeller,
+				Seed: seed, Seg: seg, LGST: lgst, ThresholdQuantile: thresholdQ, Force: force, Resume: resume, PseudoLabel: pseudoLabeller(encoder),
 				Log: func(f string, a ...any) { fmt.Fprintf(cmd.OutOrStdout(), "train: "+f+"\n", a...) },
 			}
 			if stages != "" {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"math"
+	"math/big"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -69,7 +70,7 @@ func Align(img *imageproc.RGB, m Mask) (Aligned, error) {
 		return Aligned{}, fmt.Errorf("pseudolabel: align: empty component mask")
 	}
 	x0, y0, x1, y1, _ := part.BBox()
-	bw, bh := x1-x0+1, y1-y0+1
+	bw, bh := x1-x0, y1-y0 // BBox is half-open
 	d := minAreaRectDiagonal(part, x0, y0, x1, y1)
 	scale := AlignSize / (d + 1)
 	tw := min(max(int(float64(bw)*scale), 1), AlignSize)
@@ -156,13 +157,13 @@ func largestPart(m Mask) (Mask, bool) {
 
 // minAreaRectDiagonal is the diagonal of the minimum-area rectangle around the pixel
 // centres of part (cv2.minAreaRect on its contour, whose hull is the same), by rotating
-// calipers over the convex hull.
+// calipers over the convex hull; [x0,x1)×[y0,y1) is part's bounding box.
 func minAreaRectDiagonal(part Mask, x0, y0, x1, y1 int) float64 {
 	// Each row's extreme pixels carry the hull.
 	var pts [][2]float64
-	for y := y0; y <= y1; y++ {
+	for y := y0; y < y1; y++ {
 		first, last := -1, -1
-		for x := x0; x <= x1; x++ {
+		for x := x0; x < x1; x++ {
 			if part.Pix[y*part.W+x] {
 				if first < 0 {
 					first = x
@@ -320,7 +321,8 @@ func Rotate(img *imageproc.RGB, angle float64) *imageproc.RGB {
 		return out
 	}
 	rad := -(angle * (math.Pi / 180))
-	a := [6]float64{round15(math.Cos(rad)), round15(math.Sin(rad)), 0, round15(-math.Sin(rad)), round15(math.Cos(rad)), 0}
+	sin, cos := sinCos(rad)
+	a := [6]float64{round15(cos), round15(sin), 0, round15(-sin), round15(cos), 0}
 	cx, cy := float64(w)/2, float64(h)/2
 	// Explicit conversions keep every product rounded on its own (no fused multiply-add),
 	// as in Pillow's C.
@@ -355,6 +357,40 @@ func Rotate(img *imageproc.RGB, angle float64) *imageproc.RGB {
 		}
 	}
 	return out
+}
+
+// sinCos is sin and cos of x correctly rounded, as glibc's (which Pillow's Python calls):
+// Go's math.Sin and math.Cos may be an ulp off, and round15 then moves by 1e-15 for about
+// one angle in ten, which turns a few bilinear samples into the neighbouring grey level.
+// Rotate passes |x| < 2π, where the Taylor series in 256-bit arithmetic is exact far beyond
+// float64.
+func sinCos(x float64) (sin, cos float64) {
+	const prec = 256
+	bx := new(big.Float).SetPrec(prec).SetFloat64(x)
+	x2 := new(big.Float).SetPrec(prec).Mul(bx, bx)
+	s := new(big.Float).SetPrec(prec).Set(bx) // running sum of sin
+	c := new(big.Float).SetPrec(prec).SetInt64(1)
+	ts := new(big.Float).SetPrec(prec).Set(bx) // x^(2k+1)/(2k+1)!, signed
+	tc := new(big.Float).SetPrec(prec).SetInt64(1)
+	den := new(big.Float).SetPrec(prec)
+	for k := 1; k < 200; k++ {
+		// tc_k = −tc_{k−1}·x²/((2k−1)(2k)); ts_k = −ts_{k−1}·x²/((2k)(2k+1)).
+		tc.Mul(tc, x2)
+		tc.Quo(tc, den.SetInt64(int64((2*k-1)*(2*k))))
+		tc.Neg(tc)
+		c.Add(c, tc)
+		ts.Mul(ts, x2)
+		ts.Quo(ts, den.SetInt64(int64((2*k)*(2*k+1))))
+		ts.Neg(ts)
+		s.Add(s, ts)
+		// Done when both terms are below 2^-(prec+8) of 1 (cos) and of |x| (sin).
+		if (tc.Sign() == 0 || tc.MantExp(nil) < -prec-8) && (ts.Sign() == 0 || ts.MantExp(nil) < bx.MantExp(nil)-prec-8) {
+			break
+		}
+	}
+	sin, _ = s.Float64()
+	cos, _ = c.Float64()
+	return sin, cos
 }
 
 func clampInt(v, n int) int { return min(max(v, 0), n-1) }

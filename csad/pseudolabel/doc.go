@@ -2,7 +2,8 @@
 // Histogram branch (method spec §5) without foundation models: a classical
 // segmentation stands in for Grounding DINO + SAM-HQ under the spec's
 // replacement contract (§5.2), and model-free component descriptors stand in
-// for the WideResNet feature of §5.4. It is pure Go.
+// for the WideResNet feature of §5.4 unless encoder weights are given (see
+// "CNN feature" below). Apart from that feature it is pure Go.
 //
 // # Segmentation
 //
@@ -49,6 +50,19 @@
 // selects columns and [Standardize] z-scores them; Run clusters the
 // standardised columns with cluster.MeanShift (bandwidth DefaultBandwidth).
 //
+// # CNN feature
+//
+// With Options.Encoder (a torchvision or timm wide_resnet50_2 checkpoint
+// including layer4, loaded with csad.LoadFeatureExtractor for this stage
+// only) Run clusters on the official cnn_image feature of §5.4 alone, as
+// every official config does: [Align] cuts each component to a 65×65 crop
+// scaled by its minimum-area rectangle, [Rotate] (Pillow's bilinear rotate,
+// bit-exact) makes 60 copies, [CNNFeature] averages layer4's output over
+// space and rotations, and [Project] maps the 2048 columns to 512 with a
+// random N(0, 0.01²) matrix seeded from Options.Seed; MeanShift then uses
+// DefaultCNNBandwidth (the official max_hyper 3.5). Without an encoder the
+// model-free descriptors below are used.
+//
 // # Pipeline and files
 //
 // [Run] is §5.3–5.6 on train/good and writes the §5.1 layout
@@ -63,6 +77,8 @@
 //
 // Every function returns new memory and keeps no reference to its
 // arguments; there is no package state, so functions may run concurrently
-// on different inputs. Run processes images on Options.Workers goroutines;
-// its output does not depend on their number. Nothing draws random numbers.
+// on different inputs. Run processes images on Options.Workers goroutines
+// (the CNN forwards run one at a time, each on LibTorch's threads); its
+// output does not depend on their number. Only Project draws random
+// numbers, from its explicit seed.
 package pseudolabel

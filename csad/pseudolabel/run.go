@@ -11,9 +11,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
+	"github.com/csad-go/csad/csad"
 	"github.com/csad-go/csad/csad/cluster"
 	"github.com/csad-go/csad/csad/imageproc"
 	"github.com/csad-go/csad/internal/atomicfile"
@@ -46,17 +48,27 @@ type Options struct {
 	// (the official no_sam false categories do; for Segment's masks the
 	// two hold the same components).
 	UseRefined bool
-	// Seed is recorded in info.json. No step of the pipeline draws random
-	// numbers (the official random projection before MeanShift is not used
-	// on these low-dimensional descriptors), so the output does not depend
-	// on it; it is there so that a later random step derives from it.
+	// Seed is recorded in info.json. Only the CNN feature (Encoder) draws
+	// random numbers: its projection to CNNProjectionDim columns (see
+	// Project) is seeded with it. The model-free descriptors are low
+	// dimensional and are clustered without a projection, so their output
+	// does not depend on Seed.
 	Seed uint64
-	// Bandwidth of MeanShift on the standardised descriptors; 0 means
-	// DefaultBandwidth.
+	// Bandwidth of MeanShift on the standardised descriptors (or on the
+	// projected CNN feature); 0 means DefaultBandwidth (DefaultCNNBandwidth
+	// with Encoder).
 	Bandwidth float64
 	// Features selects the descriptor columns (see Vector); nil means
-	// DefaultFeatures.
+	// DefaultFeatures, or FeatCNN alone with Encoder. FeatCNN cannot be
+	// mixed with the model-free columns: the official configs cluster on it
+	// alone.
 	Features []string
+	// Encoder, when set, is a torchvision or timm wide_resnet50_2
+	// checkpoint including layer4 (see csad.LoadFeatureExtractor): the
+	// components are then clustered on the official CNN feature of spec
+	// §5.4 (Align, CNNFeature, Project) instead of the model-free
+	// descriptors. The network is loaded for this stage only.
+	Encoder string
 	// FilterHist is the §5.6 filter_hist flag: good images from the
 	// largest histogram cluster only.
 	FilterHist bool
@@ -94,6 +106,10 @@ type Summary struct {
 	FeatureStd  []float64 `json:"feature_std"`
 	Bandwidth   float64   `json:"bandwidth"`
 	Seed        uint64    `json:"seed"`
+	// Encoder is Options.Encoder; ProjectionDim the width of the seeded
+	// random projection the CNN feature was clustered in (0 without).
+	Encoder       string `json:"encoder,omitempty"`
+	ProjectionDim int    `json:"projection_dim,omitempty"`
 	// RawClusters is the number of MeanShift clusters; NoiseBelow the
 	// member count under which a cluster became noise (int(0.5·images)).
 	RawClusters int `json:"raw_clusters"`
@@ -122,6 +138,7 @@ type imageResult struct {
 	values []uint8 // label value of each component in the clustered map
 	areas  []int
 	rows   [][]float64
+	crops  []*imageproc.RGB // aligned crops, for the CNN feature
 }
 
 // ErrLayout is wrapped by Run's errors about the input folders and files.
@@ -191,17 +208,31 @@ func Run(ctx context.Context, o Options) (_ Summary, err error) {
 	if o.Category == "" || o.Out == "" {
 		return Summary{}, fmt.Errorf("pseudolabel: Options.Category and Options.Out must be set (got %q, %q)", o.Category, o.Out)
 	}
+	useCNN := o.Encoder != ""
+	defBW := DefaultBandwidth
+	if useCNN {
+		defBW = DefaultCNNBandwidth
+	}
 	if o.Bandwidth == 0 {
-		o.Bandwidth = DefaultBandwidth
+		o.Bandwidth = defBW
 	}
 	if !(o.Bandwidth > 0) || o.Bandwidth > 1e6 {
-		return Summary{}, fmt.Errorf("pseudolabel: Options.Bandwidth %g must be positive and finite; 0 selects %g", o.Bandwidth, DefaultBandwidth)
+		return Summary{}, fmt.Errorf("pseudolabel: Options.Bandwidth %g must be positive and finite; 0 selects %g", o.Bandwidth, defBW)
 	}
-	if o.Features == nil {
+	switch {
+	case useCNN && o.Features == nil:
+		o.Features = []string{FeatCNN}
+	case useCNN && !slices.Equal(o.Features, []string{FeatCNN}):
+		return Summary{}, fmt.Errorf("pseudolabel: with Options.Encoder the components are clustered on the CNN feature alone; leave Options.Features nil (or [%q]), got %q", FeatCNN, o.Features)
+	case !useCNN && slices.Contains(o.Features, FeatCNN):
+		return Summary{}, fmt.Errorf("pseudolabel: feature %q needs Options.Encoder (a wide_resnet50_2 checkpoint with layer4)", FeatCNN)
+	case o.Features == nil:
 		o.Features = DefaultFeatures
 	}
-	if _, _, err := Vector(Descriptor{Area: 1}, o.Features); err != nil {
-		return Summary{}, err
+	if !useCNN {
+		if _, _, err := Vector(Descriptor{Area: 1}, o.Features); err != nil {
+			return Summary{}, err
+		}
 	}
 	seg, err := o.Segment.withDefaults()
 	if err != nil {
@@ -226,6 +257,15 @@ func Run(ctx context.Context, o Options) (_ Summary, err error) {
 		}
 	}
 
+	var fe *csad.FeatureExtractor
+	if useCNN {
+		// Loaded before any image is read, so a wrong checkpoint fails at once.
+		if fe, err = csad.LoadFeatureExtractor(o.Encoder); err != nil {
+			return Summary{}, fmt.Errorf("pseudolabel: Options.Encoder: %w", err)
+		}
+		defer func() { err = errors.Join(err, fe.Close()) }()
+	}
+
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return Summary{}, fmt.Errorf("pseudolabel: %w", err)
 	}
@@ -243,7 +283,7 @@ func Run(ctx context.Context, o Options) (_ Summary, err error) {
 	}()
 
 	sum := Summary{Category: o.Category, Dir: filepath.Join(o.Out, o.Category), Images: names, Width: W, Height: H,
-		ImageSize: [2]int{W, H}, Features: o.Features, Bandwidth: o.Bandwidth, Seed: o.Seed, FilterHist: o.FilterHist,
+		ImageSize: [2]int{W, H}, Features: o.Features, Bandwidth: o.Bandwidth, Seed: o.Seed, FilterHist: o.FilterHist, Encoder: o.Encoder,
 		MaskFile: FileGroundingMask, MaskSource: "segment"}
 	if o.UseRefined {
 		sum.MaskFile = FileRefinedMasks
@@ -262,6 +302,22 @@ func Run(ctx context.Context, o Options) (_ Summary, err error) {
 	}); err != nil {
 		return Summary{}, err
 	}
+	if useCNN {
+		// One network forward at a time: LibTorch already spreads each over the cores.
+		for i := range results {
+			for j, crop := range results[i].crops {
+				if err := ctx.Err(); err != nil {
+					return Summary{}, err
+				}
+				v, err := CNNFeature(fe, crop)
+				if err != nil {
+					return Summary{}, fmt.Errorf("%w (%s, component %d)", err, names[i], j+1)
+				}
+				results[i].rows[j] = v
+			}
+			results[i].crops = nil
+		}
+	}
 
 	// Components and their features, in image order then label order.
 	var rows [][]float64
@@ -279,16 +335,29 @@ func Run(ctx context.Context, o Options) (_ Summary, err error) {
 	if len(rows) == 0 {
 		return Summary{}, fmt.Errorf("pseudolabel: no image of %s has a component above 0.1 %% of the image; check the masks (or SegmentOptions: lower BackgroundDist if parts vanish into the background)", trainDir)
 	}
-	_, cols, err := Vector(Descriptor{Area: 1}, o.Features)
-	if err != nil {
-		return Summary{}, err
+	var cols []string
+	var z [][]float64
+	if useCNN {
+		for k := range csad.FeatureChannels {
+			cols = append(cols, "cnn_"+strconv.Itoa(k))
+		}
+		// The official clusters the raw feature through a random linear map
+		// (no standardisation); its scale is what DefaultCNNBandwidth fits.
+		if z, err = Project(rows, CNNProjectionDim, o.Seed); err != nil {
+			return Summary{}, err
+		}
+		sum.ProjectionDim = CNNProjectionDim
+	} else {
+		if _, cols, err = Vector(Descriptor{Area: 1}, o.Features); err != nil {
+			return Summary{}, err
+		}
+		var mean, std []float64
+		if z, mean, std, err = Standardize(rows); err != nil {
+			return Summary{}, err
+		}
+		sum.FeatureMean, sum.FeatureStd = mean, std
 	}
 	sum.FeatureColumns = cols
-	z, mean, std, err := Standardize(rows)
-	if err != nil {
-		return Summary{}, err
-	}
-	sum.FeatureMean, sum.FeatureStd = mean, std
 	if err := ctx.Err(); err != nil {
 		return Summary{}, err
 	}
@@ -493,6 +562,16 @@ func maskStage(o Options, seg SegmentOptions, trainDir, name, tmp string, W, H i
 	masks, values := Split(src)
 	r.values = values
 	for _, mk := range masks {
+		if o.Encoder != "" {
+			a, err := Align(img, mk)
+			if err != nil {
+				return r, fmt.Errorf("%w (%s)", err, path)
+			}
+			r.crops = append(r.crops, a.Image)
+			r.rows = append(r.rows, nil) // the CNN feature comes after the mask stage
+			r.areas = append(r.areas, mk.Area())
+			continue
+		}
 		d, err := Describe(img, mk)
 		if err != nil {
 			return r, err
