@@ -301,7 +301,7 @@ Without -encoder the encoder is a seeded random WideResNet.`,
 }
 
 // cpuLGSTIterations sizes the CPU preset's LGST stage to a few minutes on 2 cores.
-const cpuLGSTIterations = 2000
+const cpuLGSTIterations = 4000
 
 // trainAll runs csad train for every category folder under data, with the flags given.
 func trainAll(cmd *cobra.Command, data, out string) error {

@@ -1,0 +1,308 @@
+package train_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/csad-go/csad/csad"
+	"github.com/csad-go/csad/csad/train"
+	"github.com/csad-go/csad/torch"
+)
+
+const (
+	benchPython    = "/usr/bin/python3"
+	benchTwin      = "../../testdata/bench_train_step.py"
+	benchRoundsEnv = "CSAD_BENCH_ROUNDS"
+	benchRounds    = 10 // paired rounds per step kind unless benchRoundsEnv says otherwise
+	benchThreads   = 2
+	benchBatch     = 2
+	benchSize      = 256
+)
+
+// BenchmarkTrainStep times one LGST step and one segmentor step of the small config (batch 2,
+// 256 px, 2 LibTorch threads, OpenBLAS on one as TestMain sets it) against the same steps in
+// eager PyTorch (testdata/bench_train_step.py, the golden scripts' steps on csad_ref's modules).
+// The Python twin runs once, as a long-lived subprocess, and the two sides alternate step by step
+// (Go, Python, Go, …), so a slow spell of the shared machine hits both rather than one side's
+// whole run; the paired ratio Python/Go of each round is the figure, its median the one reported
+// (>1: Go is faster). Both sides warm up before timing and draw their inputs once.
+//
+//	go test -run '^$' -bench TrainStep -benchtime 1x ./csad/train/
+//
+// CSAD_BENCH_ROUNDS sets the rounds (default 10; a round is a few seconds per side on two
+// cores, so raise -timeout with it). A larger -benchtime adds rounds, up to b.N.
+func BenchmarkTrainStep(b *testing.B) {
+	rounds, err := benchRoundsFromEnv()
+	require.NoError(b, err)
+	if _, err := os.Stat(benchPython); err != nil {
+		b.Skipf("no Python to compare with: %v (Debian's python3-torch provides %s)", err, benchPython)
+	}
+	prev := torch.NumThreads()
+	torch.SetNumThreads(benchThreads)
+	b.Cleanup(func() { torch.SetNumThreads(prev) })
+
+	// Python builds its networks and warms up while Go builds its own: nothing is timed yet.
+	py, err := startTrainTwin(b)
+	require.NoError(b, err)
+	s := torch.NewScope()
+	b.Cleanup(func() { assert.NoError(b, s.Close()) })
+	steps := []struct {
+		kind string
+		step func() error
+	}{{"lgst", lgstBenchStep(b, s)}, {"seg", segBenchStep(b, s)}}
+	for _, k := range steps {
+		require.NoError(b, k.step(), "Go %s warm-up step", k.kind)
+	}
+	if reason, err := py.ready(); err != nil {
+		require.NoError(b, err)
+	} else if reason != "" {
+		b.Skipf("the Python twin cannot run: %s (install Debian's python3-torch and python3-torchvision)", reason)
+	}
+	for _, k := range steps {
+		b.Run(k.kind, func(b *testing.B) { benchPaired(b, py, k.kind, k.step, max(rounds, b.N)) })
+	}
+}
+
+func benchRoundsFromEnv() (int, error) {
+	v := os.Getenv(benchRoundsEnv)
+	if v == "" {
+		return benchRounds, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("train: %s=%q: want a whole number of rounds ≥ 1 (default %d)", benchRoundsEnv, v, benchRounds)
+	}
+	return n, nil
+}
+
+// benchPaired runs rounds Go steps, each followed by one Python step of the same kind, and
+// reports the medians: Go's step time overrides ns/op, as the framework's own would time the
+// Python steps too.
+func benchPaired(b *testing.B, py *trainTwin, kind string, step func() error, rounds int) {
+	goS, pyS, ratio := make([]float64, rounds), make([]float64, rounds), make([]float64, rounds)
+	for i := range rounds {
+		t0 := time.Now()
+		err := step()
+		goS[i] = time.Since(t0).Seconds()
+		require.NoError(b, err, "Go %s step %d", kind, i+1)
+		pyS[i], err = py.step(kind)
+		require.NoError(b, err, "Python %s step %d", kind, i+1)
+		ratio[i] = pyS[i] / goS[i]
+	}
+	goMs, pyMs, z := 1e3*median(goS), 1e3*median(pyS), median(ratio)
+	b.ReportMetric(goMs*1e6, "ns/op")
+	b.ReportMetric(goMs, "go-ms/step")
+	b.ReportMetric(pyMs, "python-ms/step")
+	b.ReportMetric(z, "python/go")
+	b.Logf("train step %s: go %.1f ms, python %.1f ms, go/python speed %.2f× (median of %d paired ratios)",
+		kind, goMs, pyMs, z, rounds)
+	b.Logf("  ratios per round: %s", formatRatios(ratio))
+}
+
+func median(v []float64) float64 {
+	w := slices.Clone(v)
+	slices.Sort(w)
+	n := len(w)
+	if n%2 == 1 {
+		return w[n/2]
+	}
+	return (w[n/2-1] + w[n/2]) / 2
+}
+
+func formatRatios(v []float64) string {
+	parts := make([]string, len(v))
+	for i, x := range v {
+		parts[i] = strconv.FormatFloat(x, 'f', 2, 64)
+	}
+	return strings.Join(parts, " ")
+}
+
+// lgstBenchStep prepares an LGST trainer as the pipeline does (teacher statistics first, the
+// official configuration) and returns one step on fixed random batches with a penalty image.
+func lgstBenchStep(b *testing.B, s *torch.Scope) func() error {
+	net, err := csad.NewInitialised(csad.SmallConfig(5), 7)
+	require.NoError(b, err)
+	b.Cleanup(func() { assert.NoError(b, net.Close()) })
+	statsImages := torch.Randn(s, []int64{2 * benchBatch, 3, benchSize, benchSize}, torch.Float32)
+	flat, err := statsImages.Float32s()
+	require.NoError(b, err)
+	per := len(flat) / (2 * benchBatch)
+	imgs := make([][]float32, 2*benchBatch)
+	for i := range imgs {
+		imgs[i] = flat[i*per : (i+1)*per]
+	}
+	require.NoError(b, train.TeacherStats(context.Background(), net, imgs, benchBatch, 7))
+	tr, err := train.NewLGSTTrainer(net, train.DefaultLGSTTrainConfig())
+	require.NoError(b, err)
+	b.Cleanup(func() { assert.NoError(b, tr.Close()) })
+	image := torch.Randn(s, []int64{benchBatch, 3, benchSize, benchSize}, torch.Float32)
+	aug := torch.Randn(s, []int64{benchBatch, 3, benchSize, benchSize}, torch.Float32)
+	penalty := torch.Randn(s, []int64{1, 3, benchSize, benchSize}, torch.Float32)
+	for _, x := range []*torch.Tensor{image, aug, penalty} {
+		require.NoError(b, x.Err())
+	}
+	return func() error {
+		_, err := tr.Step(image, aug, penalty)
+		return err
+	}
+}
+
+// segBenchStep prepares a segmentor trainer (official Adam, intended CE) and returns one step
+// of the full objective on fixed random images and blocky random label maps.
+func segBenchStep(b *testing.B, s *torch.Scope) func() error {
+	net, err := csad.NewInitialised(csad.SmallConfig(5), 8)
+	require.NoError(b, err)
+	b.Cleanup(func() { assert.NoError(b, net.Close()) })
+	tr, err := train.NewSegTrainer(net.Encoder, net.Segmentor, train.DefaultSegTrainConfig())
+	require.NoError(b, err)
+	b.Cleanup(func() { assert.NoError(b, tr.Close()) })
+	low := []int64{benchBatch, benchSize / 8, benchSize / 8}
+	batch := train.SupBatch{
+		Images: torch.Randn(s, []int64{benchBatch, 3, benchSize, benchSize}, torch.Float32),
+		GT:     s.Own(labelMap(torch.Randint(s, 0, 5, low))),
+		RandGT: s.Own(labelMap(torch.Randint(s, 0, 5, low))),
+	}
+	unsup := torch.Randn(s, []int64{benchBatch, 3, benchSize, benchSize}, torch.Float32)
+	for _, x := range []*torch.Tensor{batch.Images, batch.GT, batch.RandGT, unsup} {
+		require.NoError(b, x.Err())
+	}
+	return func() error {
+		_, err := tr.Step(batch, unsup, false)
+		return err
+	}
+}
+
+// trainTwin is the running Python twin: one command line in, one answer line out.
+type trainTwin struct {
+	cmd    *exec.Cmd
+	in     io.WriteCloser
+	out    *bufio.Scanner
+	stderr *lockedBuffer
+}
+
+// lockedBuffer collects the twin's stderr, written by exec's copying goroutine while the
+// benchmark may read it for an error message.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *lockedBuffer) tail() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := strings.TrimSpace(l.buf.String())
+	if len(s) > 2000 {
+		s = "…" + s[len(s)-2000:]
+	}
+	return s
+}
+
+// startTrainTwin starts the Python twin; b's cleanup asks it to quit and waits for it (or kills
+// it when the benchmark failed half-way and it may be mid-step).
+func startTrainTwin(b *testing.B) (*trainTwin, error) {
+	if _, err := os.Stat(benchTwin); err != nil {
+		return nil, fmt.Errorf("train: the Python twin %s is missing: %w", benchTwin, err)
+	}
+	t := &trainTwin{stderr: &lockedBuffer{}}
+	t.cmd = exec.Command(benchPython, benchTwin, strconv.Itoa(benchThreads))
+	t.cmd.Stderr = t.stderr
+	in, err := t.cmd.StdinPipe()
+	if err != nil {
+		return nil, fmt.Errorf("train: python twin stdin: %w", err)
+	}
+	out, err := t.cmd.StdoutPipe()
+	if err != nil {
+		return nil, fmt.Errorf("train: python twin stdout: %w", err)
+	}
+	t.in, t.out = in, bufio.NewScanner(out)
+	if err := t.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("train: starting %s %s: %w", benchPython, benchTwin, err)
+	}
+	b.Cleanup(func() {
+		switch {
+		case b.Failed():
+			// it may be mid-step: stop it; its exit status then says only that it was killed
+			if err := t.cmd.Process.Kill(); !errors.Is(err, os.ErrProcessDone) {
+				assert.NoError(b, err, "stopping the python twin")
+			}
+			var exit *exec.ExitError
+			if err := t.cmd.Wait(); !errors.As(err, &exit) {
+				assert.NoError(b, err, "python twin")
+			}
+			return
+		case b.Skipped():
+			// it said "missing" and exited by itself
+			assert.NoError(b, t.in.Close())
+			assert.NoError(b, t.cmd.Wait(), "python twin: %s", t.stderr.tail())
+			return
+		}
+		_, err := io.WriteString(t.in, "quit\n")
+		assert.NoError(b, err, "asking the python twin to quit")
+		assert.NoError(b, t.in.Close())
+		assert.NoError(b, t.cmd.Wait(), "python twin: %s", t.stderr.tail())
+	})
+	return t, nil
+}
+
+func (t *trainTwin) readLine() (string, error) {
+	if t.out.Scan() {
+		return t.out.Text(), nil
+	}
+	err := t.out.Err()
+	if err == nil {
+		err = io.ErrUnexpectedEOF
+	}
+	return "", fmt.Errorf("train: python twin stopped answering (%w); its stderr: %s", err, t.stderr.tail())
+}
+
+// ready waits for the twin's start-up line: a non-empty reason means it cannot run here.
+func (t *trainTwin) ready() (reason string, err error) {
+	line, err := t.readLine()
+	if err != nil {
+		return "", err
+	}
+	if r, ok := strings.CutPrefix(line, "missing "); ok {
+		return r, nil
+	}
+	if !strings.HasPrefix(line, "ready ") {
+		return "", fmt.Errorf("train: python twin said %q, want \"ready <torch version>\"; its stderr: %s", line, t.stderr.tail())
+	}
+	return "", nil
+}
+
+// step has the twin run one step of kind and returns its wall time in seconds.
+func (t *trainTwin) step(kind string) (float64, error) {
+	if _, err := io.WriteString(t.in, kind+"\n"); err != nil {
+		return 0, fmt.Errorf("train: sending %q to the python twin: %w; its stderr: %s", kind, err, t.stderr.tail())
+	}
+	line, err := t.readLine()
+	if err != nil {
+		return 0, err
+	}
+	sec, err := strconv.ParseFloat(line, 64)
+	if err != nil || !(sec > 0) {
+		return 0, fmt.Errorf("train: python twin answered %q to %q, want a step time in seconds; its stderr: %s", line, kind, t.stderr.tail())
+	}
+	return sec, nil
+}
