@@ -16,10 +16,12 @@ func init() { rootCmd.AddCommand(newPseudoLabelCmd()) }
 // pseudoLabeller is csad train's pseudo-labels stage: the classical segmentation and clustering
 // of csad/pseudolabel, writing masks (…/masks/<category>) for the category folder data.
 // With encoder weights (csad train -encoder) it clusters on the official CNN feature.
-func pseudoLabeller(encoder string) func(ctx context.Context, data, masks string, seed uint64) error {
-	return func(ctx context.Context, data, masks string, seed uint64) error {
+// Masks made elsewhere (external, a masks root) are validated and clustered, never written.
+func pseudoLabeller(encoder string) func(ctx context.Context, data, masks, external string, seed uint64) error {
+	return func(ctx context.Context, data, masks, external string, seed uint64) error {
 		_, err := pseudolabel.Run(ctx, pseudolabel.Options{
-			DataRoot: filepath.Dir(data), Category: filepath.Base(data), Out: filepath.Dir(masks), Seed: seed, Encoder: encoder,
+			DataRoot: filepath.Dir(data), Category: filepath.Base(data), Out: filepath.Dir(masks), Masks: external,
+			Seed: seed, Encoder: encoder,
 		})
 		return err
 	}

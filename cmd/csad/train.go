@@ -279,7 +279,7 @@ Without -encoder the encoder is a seeded random WideResNet.`,
 	f.StringVar(&data, "data", "", "data set root (the folder holding <category>/) (required)")
 	f.StringVar(&category, "category", "", "category name (required)")
 	f.StringVar(&out, "out", "", "run folder for stage outputs and manifests (required)")
-	f.StringVar(&masks, "masks", "", "pseudo-labels in the official datasets/masks/<category> layout (default OUT/masks/<category>)")
+	f.StringVar(&masks, "masks", "", "a masks root made elsewhere (official datasets/masks/<category> layout, e.g. SAM-HQ + Grounding DINO): clustered instead of segmenting, only read")
 	f.StringVar(&preset, "preset", "cpu", "sizes and schedule: paper (the official values) or cpu")
 	f.StringVar(&encoder, "encoder", "", "torchvision/timm WideResNet-50-2 weights (.pth or .safetensors)")
 	f.StringVar(&stages, "stages", "", "comma-separated subset of "+strings.Join(train.Stages, ",")+" (default all)")

@@ -114,3 +114,38 @@ func sameModelFiles(t *testing.T, a, b string) {
 		require.True(t, bytes.Equal(x, y), "%s differs between the resumed and the uninterrupted run", ta[i].Name)
 	}
 }
+
+// Masks made elsewhere (-masks ROOT, the official layout) are clustered into the run folder and
+// never written: csad pseudo-label's output serves as such a folder here.
+func TestTrainExternalMasksAreOnlyRead(t *testing.T) {
+	dir := t.TempDir()
+	opt := synth.DefaultOptions()
+	opt.Width, opt.Height = 128, 96
+	opt.Train, opt.Validation, opt.TestGood, opt.TestLogical, opt.TestStructural = 20, 2, 1, 1, 1
+	require.NoError(t, synth.Generate(dir, "tray", opt))
+	ext := filepath.Join(dir, "external")
+	_, stderr, code := runMain(t, "pseudo-label", "-data", dir, "-category", "tray", "-out", ext)
+	require.Equal(t, 0, code, stderr)
+	before := treeDigest(t, ext)
+	run := filepath.Join(dir, "run")
+	_, stderr, code = runMain(t, "train", "-data", dir, "-category", "tray", "-out", run, "-masks", ext, "-stages", "pseudo-labels")
+	require.Equal(t, 0, code, stderr)
+	require.Equal(t, before, treeDigest(t, ext), "the external masks were modified")
+	_, err := os.Stat(filepath.Join(run, "masks", "tray", "info", "filtered_histogram_indices.npy"))
+	require.NoError(t, err)
+}
+
+// treeDigest is every file's path and bytes under root.
+func treeDigest(t *testing.T, root string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	require.NoError(t, filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		out[p] = string(b)
+		return err
+	}))
+	return out
+}

@@ -34,7 +34,7 @@ func TestPatchHistogramSeparatesLogicalAnomalies(t *testing.T) {
 	o := train.Options{Stages: train.PHStages,
 		Data: filepath.Join(root, "tray"), Out: filepath.Join(root, "run"),
 		Config: csad.SmallConfig(2), Seed: 42, Seg: train.DefaultSegOptions(),
-		PseudoLabel: func(ctx context.Context, data, masks string, seed uint64) error {
+		PseudoLabel: func(ctx context.Context, data, masks, _ string, seed uint64) error {
 			_, err := pseudolabel.Run(ctx, pseudolabel.Options{DataRoot: filepath.Dir(data), Category: filepath.Base(data), Out: filepath.Dir(masks), Seed: seed})
 			return err
 		},

@@ -43,7 +43,10 @@ const (
 type Options struct {
 	Data    string      // a category folder in the MVTec LOCO layout
 	Out     string      // the run folder: stage outputs and manifests
-	Masks   string      // pseudo-labels; default Out/masks/<category>
+	// Masks is a masks root made elsewhere (the official datasets/masks layout, e.g. by SAM-HQ +
+	// Grounding DINO): the pseudo-labels stage then clusters those masks instead of segmenting.
+	// It is only read; the stage writes Out/masks/<category> either way.
+	Masks string
 	Config  csad.Config // network sizes; the class count comes from the pseudo-labels
 	Encoder string      // optional torchvision/timm WideResNet weights; else a seeded random encoder
 	Device  string      // "cpu" (default), "cuda" or "cuda:N"
@@ -55,8 +58,9 @@ type Options struct {
 	Stages            []string // a subset of Stages; empty: all
 	Resume            bool
 	Force             bool // rerun stages that are up to date
-	// PseudoLabel makes the pseudo-labels of Data into Masks (the pseudo-labels stage).
-	PseudoLabel func(ctx context.Context, data, masks string, seed uint64) error `json:"-"`
+	// PseudoLabel makes the pseudo-labels of the category folder data into masks
+	// (…/masks/<category>), from the masks under external when that is set.
+	PseudoLabel func(ctx context.Context, data, masks, external string, seed uint64) error `json:"-"`
 	// Log, if set, receives one line per stage event.
 	Log func(format string, args ...any) `json:"-"`
 }
@@ -78,7 +82,8 @@ type Report struct {
 // (the Patch Histogram branch), LGST, fusion, and with the last one writes Out/model.csad. Each
 // stage reads files and writes files with a manifest; a stage whose manifest matches its options
 // and inputs is skipped unless Force, and once a stage has run every later one runs too. It
-// returns the trained network (the caller closes it). Test images are never read.
+// returns the trained network (the caller closes it; nil when only the pseudo-labels and
+// segmentor stages were asked for). Test images are never read.
 func Train(ctx context.Context, o Options) (*csad.Network, Report, error) {
 	rep := Report{Seconds: map[string]float64{}}
 	logf := o.Log
@@ -109,9 +114,7 @@ func Train(ctx context.Context, o Options) (*csad.Network, Report, error) {
 		logf("validation: %s has no validation/good: %d of %d train/good images (seeded) are held out for validation",
 			ds.Dir, len(ds.Validation), len(ds.Train)+len(ds.Validation))
 	}
-	if o.Masks == "" {
-		o.Masks = filepath.Join(o.Out, "masks", ds.Category)
-	}
+	masks := filepath.Join(o.Out, "masks", ds.Category)
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return nil, rep, fmt.Errorf("train: %w", err)
 	}
@@ -121,8 +124,12 @@ func Train(ctx context.Context, o Options) (*csad.Network, Report, error) {
 
 	if run(StagePseudoLabels) {
 		opts, _ := json.Marshal(map[string]any{"seed": o.Seed})
-		m := Manifest{Stage: StagePseudoLabels, Options: opts, Outputs: []string{o.Masks}}
-		if m.Inputs, err = digest(trainFolder(ds)); err != nil {
+		m := Manifest{Stage: StagePseudoLabels, Options: opts, Outputs: []string{masks}}
+		inputs := []string{trainFolder(ds)}
+		if o.Masks != "" {
+			inputs = append(inputs, filepath.Join(o.Masks, ds.Category))
+		}
+		if m.Inputs, err = digest(inputs...); err != nil {
 			return nil, rep, err
 		}
 		if !forced && upToDate(o.Out, m) {
@@ -132,7 +139,7 @@ func Train(ctx context.Context, o Options) (*csad.Network, Report, error) {
 				return nil, rep, fmt.Errorf("train: no pseudo-label generator given")
 			}
 			start := time.Now()
-			if err := o.PseudoLabel(ctx, o.Data, o.Masks, o.Seed); err != nil {
+			if err := o.PseudoLabel(ctx, o.Data, masks, o.Masks, o.Seed); err != nil {
 				return nil, rep, err
 			}
 			m.Seconds = time.Since(start).Seconds()
@@ -152,7 +159,7 @@ func Train(ctx context.Context, o Options) (*csad.Network, Report, error) {
 			return nil, rep, err
 		}
 		m := Manifest{Stage: StageSegmentor, Options: opts, Outputs: []string{netPath}}
-		if m.Inputs, err = digest(trainFolder(ds), o.Masks); err != nil {
+		if m.Inputs, err = digest(trainFolder(ds), masks); err != nil {
 			return nil, rep, fmt.Errorf("%w (%v)", errStageOrder, err)
 		}
 		if !forced && upToDate(o.Out, m) {
@@ -161,7 +168,7 @@ func Train(ctx context.Context, o Options) (*csad.Network, Report, error) {
 			start := time.Now()
 			full := *ds
 			full.Train = allTrain
-			data, err := LoadSegData(&full, o.Masks, int(o.Config.ImageSize), heldOut)
+			data, err := LoadSegData(&full, masks, int(o.Config.ImageSize), heldOut)
 			if err != nil {
 				return nil, rep, err
 			}
@@ -200,6 +207,9 @@ func Train(ctx context.Context, o Options) (*csad.Network, Report, error) {
 		}
 	}
 
+	if !run(StageHistogram) && !run(StageLGST) && !run(StageFusion) {
+		return nil, rep, nil // only the first stages were asked for: no network to hand back
+	}
 	net, err := loadNetwork(netPath)
 	if err != nil {
 		return nil, rep, fmt.Errorf("%w (%v)", errStageOrder, err)

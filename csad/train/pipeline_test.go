@@ -26,7 +26,7 @@ import (
 // thresholdLabels is a stand-in pseudo-labeller for testing the stage mechanics: pixels far from
 // the top-left corner's colour are class 1, everything else background; every image counts as
 // having a good histogram.
-func thresholdLabels(_ context.Context, data, masks string, _ uint64) error {
+func thresholdLabels(_ context.Context, data, masks, _ string, _ uint64) error {
 	files, err := filepath.Glob(filepath.Join(data, "train", "good", "*.png"))
 	if err != nil {
 		return err
