@@ -41,12 +41,12 @@ const (
 
 // Options configure Train.
 type Options struct {
-	Data    string      // a category folder in the MVTec LOCO layout
-	Out     string      // the run folder: stage outputs and manifests
+	Data string // a category folder in the MVTec LOCO layout
+	Out  string // the run folder: stage outputs and manifests
 	// Masks is a masks root made elsewhere (the official datasets/masks layout, e.g. by SAM-HQ +
 	// Grounding DINO): the pseudo-labels stage then clusters those masks instead of segmenting.
 	// It is only read; the stage writes Out/masks/<category> either way.
-	Masks string
+	Masks   string
 	Config  csad.Config // network sizes; the class count comes from the pseudo-labels
 	Encoder string      // optional torchvision/timm WideResNet weights; else a seeded random encoder
 	Device  string      // "cpu" (default), "cuda" or "cuda:N"
