@@ -23,7 +23,9 @@ reused; only the step is timed (time.perf_counter), not the drawing.
 
 OpenBLAS runs on one thread, as in the Go test binary (csad/train's TestMain): it serves the
 backward of 1×1 convolutions, and a different thread count on one side would make the
-comparison unfair. LibTorch's intra-op threads: THREADS (default 2).
+comparison unfair. LibTorch's intra-op threads: THREADS (default 2). The OpenMP idle policy
+comes from the environment, as the Go side's does: on a busy machine run both with
+OMP_WAIT_POLICY=passive (see BenchmarkTrainStep).
 """
 
 import os

@@ -25,13 +25,14 @@ import (
 )
 
 const (
-	benchPython    = "/usr/bin/python3"
-	benchTwin      = "../../testdata/bench_train_step.py"
-	benchRoundsEnv = "CSAD_BENCH_ROUNDS"
-	benchRounds    = 10 // paired rounds per step kind unless benchRoundsEnv says otherwise
-	benchThreads   = 2
-	benchBatch     = 2
-	benchSize      = 256
+	benchPython     = "/usr/bin/python3"
+	benchTwin       = "../../testdata/bench_train_step.py"
+	benchRoundsEnv  = "CSAD_BENCH_ROUNDS"
+	benchRounds     = 10 // paired rounds per step kind unless benchRoundsEnv says otherwise
+	benchThreadsEnv = "CSAD_BENCH_THREADS"
+	benchThreads    = 2 // LibTorch intra-op threads, both sides, unless benchThreadsEnv says otherwise
+	benchBatch      = 2
+	benchSize       = 256
 )
 
 // BenchmarkTrainStep times one LGST step and one segmentor step of the small config (batch 2,
@@ -44,20 +45,25 @@ const (
 //
 //	go test -run '^$' -bench TrainStep -benchtime 1x ./csad/train/
 //
-// CSAD_BENCH_ROUNDS sets the rounds (default 10; a round is a few seconds per side on two
-// cores, so raise -timeout with it). A larger -benchtime adds rounds, up to b.N.
+// CSAD_BENCH_ROUNDS sets the rounds (default 10), CSAD_BENCH_THREADS the LibTorch threads of
+// both sides (default 2); a larger -benchtime adds rounds, up to b.N. With more than one thread
+// on a machine other processes use too, set OMP_WAIT_POLICY=passive: libgomp's default
+// spin-waiting then costs Python's single-master team far more than Go's (10× or more, seen on
+// two shared cores), which would be measured as Go's speed.
 func BenchmarkTrainStep(b *testing.B) {
-	rounds, err := benchRoundsFromEnv()
+	rounds, err := positiveEnv(benchRoundsEnv, benchRounds, "rounds")
+	require.NoError(b, err)
+	threads, err := positiveEnv(benchThreadsEnv, benchThreads, "threads")
 	require.NoError(b, err)
 	if _, err := os.Stat(benchPython); err != nil {
 		b.Skipf("no Python to compare with: %v (Debian's python3-torch provides %s)", err, benchPython)
 	}
 	prev := torch.NumThreads()
-	torch.SetNumThreads(benchThreads)
+	torch.SetNumThreads(threads)
 	b.Cleanup(func() { torch.SetNumThreads(prev) })
 
 	// Python builds its networks and warms up while Go builds its own: nothing is timed yet.
-	py, err := startTrainTwin(b)
+	py, err := startTrainTwin(b, threads)
 	require.NoError(b, err)
 	s := torch.NewScope()
 	b.Cleanup(func() { assert.NoError(b, s.Close()) })
@@ -73,19 +79,22 @@ func BenchmarkTrainStep(b *testing.B) {
 	} else if reason != "" {
 		b.Skipf("the Python twin cannot run: %s (install Debian's python3-torch and python3-torchvision)", reason)
 	}
+	// The parent's log is not printed: each result carries the warning.
+	spinning := os.Getenv("OMP_WAIT_POLICY") == "" && threads > 1
 	for _, k := range steps {
-		b.Run(k.kind, func(b *testing.B) { benchPaired(b, py, k.kind, k.step, max(rounds, b.N)) })
+		b.Run(k.kind, func(b *testing.B) { benchPaired(b, py, k.kind, k.step, max(rounds, b.N), spinning) })
 	}
 }
 
-func benchRoundsFromEnv() (int, error) {
-	v := os.Getenv(benchRoundsEnv)
+// positiveEnv reads a whole number ≥ 1 of what from the environment variable name.
+func positiveEnv(name string, def int, what string) (int, error) {
+	v := os.Getenv(name)
 	if v == "" {
-		return benchRounds, nil
+		return def, nil
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 {
-		return 0, fmt.Errorf("train: %s=%q: want a whole number of rounds ≥ 1 (default %d)", benchRoundsEnv, v, benchRounds)
+		return 0, fmt.Errorf("train: %s=%q: want a whole number of %s ≥ 1 (default %d)", name, v, what, def)
 	}
 	return n, nil
 }
@@ -93,7 +102,7 @@ func benchRoundsFromEnv() (int, error) {
 // benchPaired runs rounds Go steps, each followed by one Python step of the same kind, and
 // reports the medians: Go's step time overrides ns/op, as the framework's own would time the
 // Python steps too.
-func benchPaired(b *testing.B, py *trainTwin, kind string, step func() error, rounds int) {
+func benchPaired(b *testing.B, py *trainTwin, kind string, step func() error, rounds int, spinning bool) {
 	goS, pyS, ratio := make([]float64, rounds), make([]float64, rounds), make([]float64, rounds)
 	for i := range rounds {
 		t0 := time.Now()
@@ -112,6 +121,9 @@ func benchPaired(b *testing.B, py *trainTwin, kind string, step func() error, ro
 	b.Logf("train step %s: go %.1f ms, python %.1f ms, go/python speed %.2f× (median of %d paired ratios)",
 		kind, goMs, pyMs, z, rounds)
 	b.Logf("  ratios per round: %s", formatRatios(ratio))
+	if spinning {
+		b.Logf("  OMP_WAIT_POLICY is unset: on a busy machine OpenMP spin-waiting can dominate these figures; OMP_WAIT_POLICY=passive gives both sides the same idle policy")
+	}
 }
 
 func median(v []float64) float64 {
@@ -220,12 +232,12 @@ func (l *lockedBuffer) tail() string {
 
 // startTrainTwin starts the Python twin; b's cleanup asks it to quit and waits for it (or kills
 // it when the benchmark failed half-way and it may be mid-step).
-func startTrainTwin(b *testing.B) (*trainTwin, error) {
+func startTrainTwin(b *testing.B, threads int) (*trainTwin, error) {
 	if _, err := os.Stat(benchTwin); err != nil {
 		return nil, fmt.Errorf("train: the Python twin %s is missing: %w", benchTwin, err)
 	}
 	t := &trainTwin{stderr: &lockedBuffer{}}
-	t.cmd = exec.Command(benchPython, benchTwin, strconv.Itoa(benchThreads))
+	t.cmd = exec.Command(benchPython, benchTwin, strconv.Itoa(threads))
 	t.cmd.Stderr = t.stderr
 	in, err := t.cmd.StdinPipe()
 	if err != nil {
