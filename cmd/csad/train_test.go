@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/csad-go/csad/csad/synth"
-	"github.com/csad-go/csad/torch"
+	"github.com/csad-go/csad/torch/torchtest"
 )
 
 // Bad training input is refused before anything runs, naming the cause.
@@ -93,26 +93,7 @@ func TestTrainKilledAndResumed(t *testing.T) {
 
 	_, stderr, code = runMain(t, args(killed, "-resume")...)
 	require.Equal(t, 0, code, stderr)
-	sameModelFiles(t, filepath.Join(whole, "model.csad"), filepath.Join(killed, "model.csad"))
-}
-
-// sameModelFiles asserts that two model files hold the same tensors, bit for bit.
-func sameModelFiles(t *testing.T, a, b string) {
-	t.Helper()
-	s := torch.NewScope()
-	defer s.Close()
-	ta, _, err := torch.LoadTensorsMeta(s, a)
-	require.NoError(t, err)
-	tb, _, err := torch.LoadTensorsMeta(s, b)
-	require.NoError(t, err)
-	require.Len(t, tb, len(ta))
-	for i := range ta {
-		x, err := ta[i].Tensor.Bytes()
-		require.NoError(t, err)
-		y, err := tb[i].Tensor.Bytes()
-		require.NoError(t, err)
-		require.True(t, bytes.Equal(x, y), "%s differs between the resumed and the uninterrupted run", ta[i].Name)
-	}
+	torchtest.SameTensorFiles(t, filepath.Join(whole, "model.csad"), filepath.Join(killed, "model.csad"))
 }
 
 // Masks made elsewhere (-masks ROOT, the official layout) are clustered into the run folder and

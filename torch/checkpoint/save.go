@@ -10,10 +10,10 @@ import (
 	"hash/crc32"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/csad-go/csad/internal/atomicfile"
 )
 
 // Save writes v in torch.save's zip format (archive version 3, pickle protocol 2, little
@@ -353,44 +353,11 @@ func (p *pickler) tensor(t *Tensor) error {
 	return nil
 }
 
-// writeAtomic writes a file through a temporary sibling, fsyncs it and renames it into place.
-func writeAtomic(path string, write func(io.Writer) error) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
+// writeAtomic writes a file through a temporary sibling, synced and renamed into place
+// (internal/atomicfile), so a signal handler's RemoveTemps also cleans up checkpoint writes.
+func writeAtomic(path string, write func(io.Writer) error) error {
+	if err := atomicfile.Write(path, write); err != nil {
 		return unwrapPathError(err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err = write(f); err != nil {
-		return err
-	}
-	// CreateTemp makes the file 0600; a checkpoint is ordinary data.
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return err
-	}
-	// Syncing the directory makes the rename itself durable; not every filesystem allows it,
-	// and the data is already safe, so a failure here is not reported.
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync()
-		d.Close()
 	}
 	return nil
 }

@@ -74,3 +74,36 @@ func RSS() int64 {
 	}
 	return n
 }
+
+// SameTensorFiles fails the test unless the safetensors files a and b (model files, say) hold
+// the same tensors, by name and bit for bit; it returns both files' metadata.
+func SameTensorFiles(t testing.TB, a, b string) (metaA, metaB map[string]string) {
+	t.Helper()
+	s := torch.NewScope()
+	defer s.Close()
+	ta, ma, err := torch.LoadTensorsMeta(s, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb, mb, err := torch.LoadTensorsMeta(s, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ta) != len(tb) {
+		t.Fatalf("%s holds %d tensors, %s %d", a, len(ta), b, len(tb))
+	}
+	for i := range ta {
+		x, err := ta[i].Tensor.Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		y, err := tb[i].Tensor.Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ta[i].Name != tb[i].Name || string(x) != string(y) {
+			t.Fatalf("tensor %s of %s differs from %s of %s", ta[i].Name, a, tb[i].Name, b)
+		}
+	}
+	return ma, mb
+}
