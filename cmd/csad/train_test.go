@@ -45,9 +45,9 @@ func TestTrainBadInput(t *testing.T) {
 	}
 }
 
-// A training run killed with SIGKILL in the middle of its LGST stage and rerun with -resume
-// writes the same model.csad, weight for weight, as a run that was never interrupted; a rerun
-// without -resume or -force refuses, naming both.
+// A training run killed with SIGKILL in the middle of its segmentor stage, resumed, killed again
+// in the middle of its LGST stage and resumed again writes the same model.csad, weight for weight,
+// as a run that was never interrupted; a rerun without -resume or -force refuses, naming both.
 func TestTrainKilledAndResumed(t *testing.T) {
 	dir := t.TempDir()
 	opt := synth.DefaultOptions()
@@ -55,7 +55,7 @@ func TestTrainKilledAndResumed(t *testing.T) {
 	opt.Train, opt.Validation, opt.TestGood, opt.TestLogical, opt.TestStructural = 20, 4, 1, 1, 1
 	require.NoError(t, synth.Generate(dir, "tray", opt))
 	cfg := filepath.Join(dir, "c.json")
-	require.NoError(t, os.WriteFile(cfg, []byte(`{"segmentor":{"Epochs":2,"SupOnlyEpochs":1},"lgst":{"Iterations":300}}`), 0o644))
+	require.NoError(t, os.WriteFile(cfg, []byte(`{"segmentor":{"Epochs":8,"SupOnlyEpochs":3},"lgst":{"Iterations":200}}`), 0o644))
 	args := func(out string, extra ...string) []string {
 		return append([]string{"train", "-data", dir, "-category", "tray", "-out", out, "-config", cfg, "-lgst-checkpoint-every", "20"}, extra...)
 	}
@@ -64,36 +64,44 @@ func TestTrainKilledAndResumed(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 
 	killed := filepath.Join(dir, "killed")
-	cmd := mainCmd(args(killed)...)
-	var errb bytes.Buffer
-	cmd.Stderr = &errb
-	require.NoError(t, cmd.Start())
-	ckpt := filepath.Join(killed, "lgst.checkpoint.pth")
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		if _, err := os.Stat(ckpt); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			t.Fatalf("no LGST checkpoint after 3 minutes; stderr %q", errb.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	time.Sleep(300 * time.Millisecond) // well inside the stage, past a checkpoint
-	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
-	require.Error(t, cmd.Wait())
-	_, err := os.Stat(filepath.Join(killed, "model.csad"))
-	require.True(t, os.IsNotExist(err), "the killed run wrote a model")
+	killWhen(t, filepath.Join(killed, "segmentor.checkpoint.pth"), args(killed)...)
+	_, err := os.Stat(filepath.Join(killed, "segmentor.checkpoint.pth"))
+	require.NoError(t, err, "the run was not killed inside its segmentor stage")
 
 	_, stderr, code = runMain(t, args(killed)...)
 	require.NotEqual(t, 0, code)
 	require.Contains(t, stderr, "-resume")
 	require.Contains(t, stderr, "-force")
 
+	killWhen(t, filepath.Join(killed, "lgst.checkpoint.pth"), args(killed, "-resume")...)
+	_, err = os.Stat(filepath.Join(killed, "model.csad"))
+	require.True(t, os.IsNotExist(err), "the killed run wrote a model")
+
 	_, stderr, code = runMain(t, args(killed, "-resume")...)
 	require.Equal(t, 0, code, stderr)
 	torchtest.SameTensorFiles(t, filepath.Join(whole, "model.csad"), filepath.Join(killed, "model.csad"))
+}
+
+// killWhen runs csad with args and sends it SIGKILL as soon as file exists.
+func killWhen(t *testing.T, file string, args ...string) {
+	t.Helper()
+	cmd := mainCmd(args...)
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	require.NoError(t, cmd.Start())
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		if _, err := os.Stat(file); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("no %s after 3 minutes; stderr %q", file, errb.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+	require.Error(t, cmd.Wait())
 }
 
 // Masks made elsewhere (-masks ROOT, the official layout) are clustered into the run folder and

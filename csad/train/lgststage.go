@@ -10,7 +10,6 @@ import (
 	"github.com/csad-go/csad/csad/cluster"
 	"github.com/csad-go/csad/csad/imageproc"
 	"github.com/csad-go/csad/torch"
-	"github.com/csad-go/csad/torch/checkpoint"
 	"github.com/csad-go/csad/torch/nn"
 )
 
@@ -120,105 +119,21 @@ func TrainLGST(ctx context.Context, net *csad.Network, train []*imageproc.RGB, v
 
 const defaultCheckpointEvery = 500
 
-// saveLGSTCheckpoint writes the LGST training state as one torch.save file, atomically: the
-// student's and autoencoder's weights, Adam's state in torch.optim's layout, the schedule's
-// epoch and the next iteration.
+// saveLGSTCheckpoint writes the LGST training state: the student's and autoencoder's weights,
+// Adam's state, the schedule's epoch and the next iteration.
 func saveLGSTCheckpoint(path string, net *csad.Network, tr *LGSTTrainer, next int) error {
-	d := &checkpoint.Dict{}
-	d.Set("iteration", int64(next))
-	d.Set("last_epoch", int64(tr.sched.LastEpoch))
-	for _, part := range []struct {
-		key string
-		l   nn.Layer
-	}{{"student", net.Student}, {"autoencoder", net.AE}} {
-		w := &checkpoint.Dict{}
-		for _, p := range nn.StateDict(part.l) {
-			c, err := torch.ToCheckpoint(p.Tensor)
-			if err != nil {
-				return fmt.Errorf("train: checkpoint: %w", err)
-			}
-			w.Set(p.Name, c)
-		}
-		d.Set(part.key, w)
-	}
-	opt, err := tr.opt.StateDict()
-	if err != nil {
-		return fmt.Errorf("train: checkpoint: %w", err)
-	}
-	d.Set("optimizer", opt)
-	if err := checkpoint.SaveFile(path, d); err != nil {
-		return fmt.Errorf("train: checkpoint %s: %w (the previous checkpoint is intact)", path, err)
-	}
-	return nil
+	return saveState(path, []namedLayer{{"student", net.Student}, {"autoencoder", net.AE}}, tr.opt,
+		map[string]int64{"iteration": int64(next), "last_epoch": int64(tr.sched.LastEpoch)})
 }
 
 // loadLGSTCheckpoint restores what saveLGSTCheckpoint wrote and returns the next iteration.
 func loadLGSTCheckpoint(path string, net *csad.Network, tr *LGSTTrainer) (int, error) {
-	bad := func(err error) (int, error) {
-		return 0, fmt.Errorf("train: resume from %s: %w (start over with -force)", path, err)
-	}
-	v, err := checkpoint.LoadFile(path)
+	c, err := loadState(path, []namedLayer{{"student", net.Student}, {"autoencoder", net.AE}}, tr.opt, "iteration", "last_epoch")
 	if err != nil {
-		return bad(err)
+		return 0, err
 	}
-	d, ok := v.(*checkpoint.Dict)
-	if !ok {
-		return bad(fmt.Errorf("not a training checkpoint"))
-	}
-	get := func(key string) (any, error) {
-		x, ok := d.Get(key)
-		if !ok {
-			return nil, fmt.Errorf("no %q", key)
-		}
-		return x, nil
-	}
-	s := torch.NewNoGradScope()
-	defer s.Close()
-	for _, part := range []struct {
-		key string
-		l   nn.Layer
-	}{{"student", net.Student}, {"autoencoder", net.AE}} {
-		x, err := get(part.key)
-		if err != nil {
-			return bad(err)
-		}
-		w, ok := x.(*checkpoint.Dict)
-		if !ok {
-			return bad(fmt.Errorf("%q is not a state dict", part.key))
-		}
-		var sd []torch.Named
-		for _, e := range w.Entries {
-			name, ok1 := e.Key.(string)
-			c, ok2 := e.Value.(*checkpoint.Tensor)
-			if !ok1 || !ok2 {
-				return bad(fmt.Errorf("%q holds a non-tensor entry", part.key))
-			}
-			sd = append(sd, torch.Named{Name: name, Tensor: torch.FromCheckpoint(s, c)})
-		}
-		if err := nn.LoadStateDict(part.l, sd, true); err != nil {
-			return bad(err)
-		}
-	}
-	x, err := get("optimizer")
-	if err != nil {
-		return bad(err)
-	}
-	opt, ok := x.(*checkpoint.Dict)
-	if !ok {
-		return bad(fmt.Errorf("optimizer state is not a dict"))
-	}
-	if err := tr.opt.LoadStateDict(opt); err != nil {
-		return bad(err)
-	}
-	it, err1 := get("iteration")
-	le, err2 := get("last_epoch")
-	next, ok1 := it.(int64)
-	last, ok2 := le.(int64)
-	if err1 != nil || err2 != nil || !ok1 || !ok2 || next < 0 {
-		return bad(fmt.Errorf("no iteration counter"))
-	}
-	tr.sched.LastEpoch = int(last)
-	return int(next), nil
+	tr.sched.LastEpoch = int(c["last_epoch"])
+	return int(c["iteration"]), nil
 }
 
 func lgstIteration(tr *LGSTTrainer, train []*imageproc.RGB, pre [][]float32, pen *PenaltySet, b []int, rng *rand.Rand, o LGSTOptions, size int64) (LGSTLossValues, error) {

@@ -35,8 +35,9 @@ var (
 // ModelFile is the trained model a complete run writes into its folder; LGSTCheckpointFile the
 // LGST stage's resumable state while it runs.
 const (
-	ModelFile          = "model.csad"
-	LGSTCheckpointFile = "lgst.checkpoint.pth"
+	ModelFile               = "model.csad"
+	LGSTCheckpointFile      = "lgst.checkpoint.pth"
+	SegmentorCheckpointFile = "segmentor.checkpoint.pth"
 )
 
 // Options configure Train.
@@ -162,10 +163,20 @@ func Train(ctx context.Context, o Options) (*csad.Network, Report, error) {
 		if m.Inputs, err = digest(trainFolder(ds), masks); err != nil {
 			return nil, rep, fmt.Errorf("%w (%v)", errStageOrder, err)
 		}
-		if !forced && upToDate(o.Out, m) {
+		segCkpt := filepath.Join(o.Out, SegmentorCheckpointFile)
+		unfinished, err := unfinishedStage(o, StageSegmentor, segCkpt)
+		if err != nil {
+			return nil, rep, err
+		}
+		if !forced && !unfinished && upToDate(o.Out, m) {
 			logf("%s: up to date", StageSegmentor)
 		} else {
 			start := time.Now()
+			segOpts := o.Seg
+			segOpts.Checkpoint, segOpts.Resume = segCkpt, unfinished && o.Resume
+			if segOpts.Resume {
+				logf("%s: resuming from %s", StageSegmentor, segCkpt)
+			}
 			full := *ds
 			full.Train = allTrain
 			data, err := LoadSegData(&full, masks, int(o.Config.ImageSize), heldOut)
@@ -189,7 +200,7 @@ func Train(ctx context.Context, o Options) (*csad.Network, Report, error) {
 				return nil, rep, err
 			}
 			logf("%s: %d good-histogram images, %d others, %d classes, %d epochs", StageSegmentor, len(data.Sup), len(data.Unsup), data.Classes, o.Seg.Epochs)
-			if _, err := TrainSegmentor(ctx, net, data, o.Seg); err != nil {
+			if _, err := TrainSegmentor(ctx, net, data, segOpts); err != nil {
 				net.Close()
 				return nil, rep, err
 			}
@@ -203,6 +214,9 @@ func Train(ctx context.Context, o Options) (*csad.Network, Report, error) {
 				return nil, rep, err
 			}
 			forced, rep.Seconds[StageSegmentor] = true, m.Seconds
+			if err := os.Remove(segCkpt); err != nil && !os.IsNotExist(err) {
+				return nil, rep, fmt.Errorf("train: %w", err)
+			}
 			logf("%s: %.1f s", StageSegmentor, m.Seconds)
 		}
 	}
@@ -259,15 +273,9 @@ func Train(ctx context.Context, o Options) (*csad.Network, Report, error) {
 			return fail(err)
 		}
 		ckpt := filepath.Join(o.Out, LGSTCheckpointFile)
-		_, cerr := os.Stat(ckpt)
-		unfinished := cerr == nil
-		switch {
-		case unfinished && o.Force:
-			if err := os.Remove(ckpt); err != nil {
-				return fail(fmt.Errorf("train: %w", err))
-			}
-		case unfinished && !o.Resume:
-			return fail(fmt.Errorf("train: %s holds an unfinished LGST stage (%s): continue it with -resume, or start it over with -force", o.Out, ckpt))
+		unfinished, err := unfinishedStage(o, StageLGST, ckpt)
+		if err != nil {
+			return fail(err)
 		}
 		if !forced && !unfinished && upToDate(o.Out, m) {
 			logf("%s: up to date", StageLGST)
@@ -428,4 +436,22 @@ func splitValidation(train []loco.Sample, seed uint64) (rest, val []loco.Sample)
 		}
 	}
 	return rest, val
+}
+
+// unfinishedStage reports whether a stage left a checkpoint behind (it was interrupted). With
+// Force the checkpoint is discarded; without Resume or Force the run is refused.
+func unfinishedStage(o Options, stage, ckpt string) (bool, error) {
+	if _, err := os.Stat(ckpt); err != nil {
+		return false, nil
+	}
+	if o.Force {
+		if err := os.Remove(ckpt); err != nil {
+			return false, fmt.Errorf("train: %w", err)
+		}
+		return false, nil
+	}
+	if !o.Resume {
+		return false, fmt.Errorf("train: %s holds an unfinished %s stage (%s): continue it with -resume, or start it over with -force", o.Out, stage, ckpt)
+	}
+	return true, nil
 }

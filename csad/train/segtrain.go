@@ -38,6 +38,11 @@ type SegOptions struct {
 	Seed                         uint64
 	// Progress, if set, is called after every iteration.
 	Progress func(epoch, iter, iters int, loss SegLossValues) `json:"-"`
+	// Checkpoint, if set, receives the state after every epoch (atomically); with Resume an
+	// existing one is continued. Each epoch draws from generators seeded by (Seed, epoch), so a
+	// resumed run computes what an uninterrupted one does.
+	Checkpoint string `json:"-"`
+	Resume     bool   `json:"-"`
 }
 
 // DefaultSegOptions are the official values: 120 epochs, of which 50 supervised only, batches of
@@ -65,8 +70,6 @@ func TrainSegmentor(ctx context.Context, net *csad.Network, data SegData, o SegO
 	}
 	defer trainer.Close()
 	defer nn.SetTraining(net.Segmentor, false)
-	rng := rand.New(rand.NewPCG(o.Seed, 0x5e6))
-	sup := newLoader(rng, len(data.Sup), batch)
 	// With no image outside the good-histogram set the unsupervised terms see sup images
 	// (un-augmented): the official loader would have nothing to draw from and stop.
 	unsupImgs := data.Unsup
@@ -75,10 +78,23 @@ func TrainSegmentor(ctx context.Context, net *csad.Network, data SegData, o SegO
 			unsupImgs = append(unsupImgs, s.Image)
 		}
 	}
-	unsup := newLoader(rng, len(unsupImgs), min(batch, len(unsupImgs)))
+	parts := []namedLayer{{"segmentor", net.Segmentor}}
+	first := 0
+	if o.Resume && o.Checkpoint != "" {
+		c, err := loadState(o.Checkpoint, parts, trainer.opt, "epoch")
+		if err != nil {
+			return nil, err
+		}
+		first = int(c["epoch"])
+	}
 	iters := len(data.Sup) / batch
 	var history []SegLossValues
-	for epoch := range o.Epochs {
+	for epoch := first; epoch < o.Epochs; epoch++ {
+		// An epoch is one pass over the sup set (drop_last), so a fresh shuffle per epoch is the
+		// official infinite loader; the unsup loader restarts with it.
+		rng := rand.New(rand.NewPCG(o.Seed, 0x5e6+uint64(epoch)))
+		sup := newLoader(rng, len(data.Sup), batch)
+		unsup := newLoader(rng, len(unsupImgs), min(batch, len(unsupImgs)))
 		for it := range iters {
 			if err := ctx.Err(); err != nil {
 				return history, err
@@ -90,6 +106,11 @@ func TrainSegmentor(ctx context.Context, net *csad.Network, data SegData, o SegO
 			history = append(history, v)
 			if o.Progress != nil {
 				o.Progress(epoch, it, iters, v)
+			}
+		}
+		if o.Checkpoint != "" && epoch+1 < o.Epochs {
+			if err := saveState(o.Checkpoint, parts, trainer.opt, map[string]int64{"epoch": int64(epoch + 1)}); err != nil {
+				return history, err
 			}
 		}
 	}
