@@ -38,3 +38,25 @@ func TestEvalMatchesScoreAndReport(t *testing.T) {
 	assert.NotEqual(t, 0, code)
 	assert.Contains(t, stderr, "-category (or -all)")
 }
+
+// csad eval -all evaluates every category of the data root that has <category>.csad in the
+// model folder and ends with one row per category and the mean row.
+func TestEvalAll(t *testing.T) {
+	model, cat := fixture(t)
+	models := t.TempDir()
+	data, err := os.ReadFile(model)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(models, filepath.Base(cat)+".csad"), data, 0o644))
+	out := t.TempDir()
+	stdout, stderr, code := runMain(t, "eval", "-all", "-model", models, "-data", filepath.Dir(cat), "-out", out)
+	require.Equal(t, 0, code, "stderr %q", stderr)
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	require.GreaterOrEqual(t, len(lines), 3, stdout)
+	assert.True(t, strings.HasPrefix(lines[len(lines)-2], filepath.Base(cat)+" "), stdout)
+	assert.True(t, strings.HasPrefix(lines[len(lines)-1], "mean "), stdout)
+	_, err = os.Stat(filepath.Join(out, filepath.Base(cat), "metrics.json"))
+	require.NoError(t, err)
+	_, stderr, code = runMain(t, "eval", "-all", "-model", t.TempDir(), "-data", filepath.Dir(cat), "-out", out)
+	assert.NotEqual(t, 0, code)
+	assert.Contains(t, stderr, "no category folder")
+}
