@@ -64,11 +64,11 @@ func (m *Model) ExplainPatchHist(ctx context.Context, img image.Image) (*Explana
 	if e.Whole, d2, err = contributions(whole, d.HistMean, d.HistInvCov, Regions[:1]); err != nil {
 		return nil, err
 	}
-	e.D256 = sqrt(d2)
+	e.D256 = math.Sqrt(max(d2, 0)) // round-off can make a zero distance slightly negative
 	if e.Quadrants, d2, err = contributions(quads, d.PatchHistMean, d.PatchHistInvCov, Regions[1:]); err != nil {
 		return nil, err
 	}
-	e.D128 = sqrt(d2)
+	e.D128 = math.Sqrt(max(d2, 0))
 	return &e, nil
 }
 
@@ -117,26 +117,12 @@ func contributions(h, mean, invcov *torch.Tensor, regions []string) ([]Contribut
 	}
 	slices.SortStableFunc(out, func(a, b Contribution) int {
 		switch {
-		case abs(a.Share) > abs(b.Share):
+		case math.Abs(a.Share) > math.Abs(b.Share):
 			return -1
-		case abs(a.Share) < abs(b.Share):
+		case math.Abs(a.Share) < math.Abs(b.Share):
 			return 1
 		}
 		return 0
 	})
 	return out, d2, nil
-}
-
-func abs(v float64) float64 {
-	if v < 0 {
-		return -v
-	}
-	return v
-}
-
-func sqrt(v float64) float64 {
-	if v <= 0 {
-		return 0
-	}
-	return math.Sqrt(v)
 }

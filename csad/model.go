@@ -123,10 +123,6 @@ type Result struct {
 	Anomalous bool
 }
 
-// MapSize is the side of the Local and Global maps at the paper's 256 px input (in general
-// Result.MapSide, a quarter of Config.ImageSize).
-const MapSize = 64
-
 // ErrClosed is returned by calls on a closed Model.
 var ErrClosed = errors.New("csad: model is closed")
 
