@@ -13,7 +13,7 @@ PYTHON ?= /usr/bin/python3
 GO ?= go
 FUZZTIME ?= 30s
 COMMA := ,
-APT_PACKAGES := libtorch-dev g++ python3-torch python3-torchvision libopenblas0-pthread python3-sklearn python3-pil python3-tifffile
+APT_PACKAGES := libtorch-dev g++ python3-torch python3-torchvision libopenblas0-pthread python3-sklearn python3-pil python3-tifffile python3-onnx
 
 # Another LibTorch: headers under include/, libraries under lib/ (or a multiarch lib/ folder),
 # and TorchConfig.cmake, whose TORCH_CXX_FLAGS name the C++ ABI the libraries were built with.
@@ -48,6 +48,7 @@ setup:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	else echo "setup: all packages present"; fi
 	@command -v $(GO) >/dev/null || { echo "setup: Go 1.26 is required (https://go.dev/dl)"; exit 1; }
+	@scripts/setup-onnxruntime.sh
 
 ## libtorch: fail early, with the fix, when the selected LibTorch is not there
 libtorch:

@@ -43,6 +43,9 @@ func (m *Model) ExplainPatchHist(ctx context.Context, img image.Image) (*Explana
 	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
+	if m.rt != nil {
+		return nil, errNoTorchNetwork
+	}
 	if m.net == nil {
 		return nil, ErrClosed
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"runtime"
 	"sync"
 
 	"github.com/csad-go/csad/csad/imageproc"
@@ -30,19 +31,75 @@ type Options struct {
 	// split their work by batch size, so scores then differ by float32 rounding (≈1e-7) and,
 	// rarely, an argmax tie flips a segmentation pixel.
 	MaxBatch int
+	// Backend is the inference engine: BackendTorch (default), BackendONNXRuntime or
+	// BackendTensorRT. Fast and Device apply to the torch backend only.
+	Backend Backend
+	// Engine is the TensorRT engine file that BackendTensorRT runs (cmd/build-engine makes it
+	// from the same .csad model).
+	Engine string
+	// MaxInFlight bounds the forward passes that run at once when many goroutines share the
+	// Model (one per camera, say); later calls wait their turn in arrival order. Each pass
+	// already uses every intra-op thread, so running more at once only adds memory (about
+	// 220 MiB per paper-size image). 0 means the machine's CPUs divided by the intra-op
+	// threads, at least 1.
+	MaxInFlight int
+}
+
+// inFlightLimit resolves Options.MaxInFlight.
+func (o Options) inFlightLimit() int {
+	if o.MaxInFlight > 0 {
+		return o.MaxInFlight
+	}
+	threads := o.Threads
+	if threads <= 0 && o.Backend == BackendTorch {
+		threads = torch.NumThreads()
+	}
+	if threads <= 0 {
+		threads = runtime.NumCPU()
+	}
+	return max(1, runtime.NumCPU()/threads)
 }
 
 // Model is a loaded CSAD scorer. It is safe for concurrent use by many goroutines: the weights
 // are read-only and every call works in its own scope. Close it when done.
 type Model struct {
 	mu     sync.RWMutex // Close waits for calls in flight
-	net    *Network
+	net    *Network     // the torch backend's network
+	rt     runner       // any other backend
 	header Header
 	opts   Options
+	// slots holds a token per forward pass in flight. A full channel hands a freed slot to
+	// the sender that has waited longest, so waiting calls run in arrival order.
+	slots chan struct{}
 }
 
-// Load opens a .csad model file.
+// finish completes a Model's construction.
+func (m *Model) finish() *Model {
+	if m.opts.MaxBatch == 0 {
+		m.opts.MaxBatch = 1
+	}
+	m.slots = make(chan struct{}, m.opts.inFlightLimit())
+	return m
+}
+
+// Load opens a model file: a .csad file for every backend, or, for BackendONNXRuntime, also an
+// .onnx file that 'csad export' wrote (its header travels in the graph's metadata).
 func Load(path string, opts Options) (*Model, error) {
+	b, err := ParseBackend(string(opts.Backend))
+	if err != nil {
+		return nil, err
+	}
+	opts.Backend = b
+	if b != BackendTorch {
+		if err := checkRunnerOptions(opts); err != nil {
+			return nil, err
+		}
+		rt, h, err := loadRunnerModel(path, opts)
+		if err != nil {
+			return nil, err
+		}
+		return (&Model{rt: rt, header: h, opts: opts}).finish(), nil
+	}
 	net, h, err := LoadModel(path)
 	if err != nil {
 		return nil, err
@@ -50,10 +107,58 @@ func Load(path string, opts Options) (*Model, error) {
 	return newModel(net, h, opts)
 }
 
-// NewModel wraps a network that is already loaded; the Model takes ownership of it.
+// checkRunnerOptions refuses the torch-only options on another backend.
+func checkRunnerOptions(opts Options) error {
+	if opts.MaxBatch < 0 {
+		return fmt.Errorf("csad: MaxBatch %d is negative", opts.MaxBatch)
+	}
+	if opts.MaxInFlight < 0 {
+		return fmt.Errorf("csad: MaxInFlight %d is negative", opts.MaxInFlight)
+	}
+	if opts.Fast {
+		return fmt.Errorf("csad: Fast is an option of the torch backend, not of %s", opts.Backend)
+	}
+	if opts.Device != "" && opts.Device != "cpu" && opts.Backend == BackendONNXRuntime {
+		return fmt.Errorf("csad: the onnxruntime backend runs on the CPU (device %q asked)", opts.Device)
+	}
+	if opts.Backend == BackendTensorRT && opts.Engine == "" {
+		return errors.New("csad: the tensorrt backend needs Options.Engine (an engine file from cmd/build-engine)")
+	}
+	return nil
+}
+
+// NewModel wraps a network that is already loaded; the Model takes ownership of it. With
+// BackendONNXRuntime the network is exported to ONNX in memory and freed.
 func NewModel(net *Network, h Header, opts Options) (*Model, error) { return newModel(net, h, opts) }
 
 func newModel(net *Network, h Header, opts Options) (*Model, error) {
+	b, err := ParseBackend(string(opts.Backend))
+	if err != nil {
+		net.Close()
+		return nil, err
+	}
+	opts.Backend = b
+	switch b {
+	case BackendONNXRuntime:
+		err := checkRunnerOptions(opts)
+		var graph []byte
+		if err == nil {
+			h.Config = net.Config()
+			graph, err = ExportONNX(net, h, ExportOptions{Maps: true})
+		}
+		net.Close()
+		if err != nil {
+			return nil, err
+		}
+		rt, err := newORTRunner(graph, h.Config, opts)
+		if err != nil {
+			return nil, err
+		}
+		return (&Model{rt: rt, header: h, opts: opts}).finish(), nil
+	case BackendTensorRT:
+		net.Close()
+		return nil, errors.New("csad: the tensorrt backend loads its engine with Load(model, Options{Backend: BackendTensorRT, Engine: ...})")
+	}
 	if opts.Threads > 0 {
 		torch.SetNumThreads(opts.Threads)
 	}
@@ -61,8 +166,9 @@ func newModel(net *Network, h Header, opts Options) (*Model, error) {
 		net.Close()
 		return nil, fmt.Errorf("csad: MaxBatch %d is negative", opts.MaxBatch)
 	}
-	if opts.MaxBatch == 0 {
-		opts.MaxBatch = 1
+	if opts.MaxInFlight < 0 {
+		net.Close()
+		return nil, fmt.Errorf("csad: MaxInFlight %d is negative", opts.MaxInFlight)
 	}
 	dev, err := torch.ParseDevice(opts.Device)
 	if err != nil {
@@ -80,14 +186,18 @@ func newModel(net *Network, h Header, opts Options) (*Model, error) {
 		}
 	}
 	h.Config = net.Config()
-	return &Model{net: net, header: h, opts: opts}, nil
+	return (&Model{net: net, header: h, opts: opts}).finish(), nil
 }
 
 // Header describes the model file.
 func (m *Model) Header() Header { return m.header }
 
-// Network exposes the underlying network (for tools such as benchmarks).
+// Network exposes the underlying network (for tools such as benchmarks); nil on a backend other
+// than torch.
 func (m *Model) Network() *Network { return m.net }
+
+// Backend is the engine the model runs on.
+func (m *Model) Backend() Backend { return m.opts.Backend }
 
 // Close frees the model. Calls in flight finish first; later calls fail.
 func (m *Model) Close() error {
@@ -96,11 +206,16 @@ func (m *Model) Close() error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	var err error
 	if m.net != nil {
-		m.net.Close()
+		err = m.net.Close()
 		m.net = nil
 	}
-	return nil
+	if m.rt != nil {
+		err = m.rt.close()
+		m.rt = nil
+	}
+	return err
 }
 
 // Result is the outcome for one image.
@@ -174,8 +289,13 @@ func (m *Model) scoreChunk(imgs []image.Image) (rs []*Result, errs []error, err 
 		}
 		buf = append(buf, imageproc.Preprocess(img, int(size))...)
 	}
+	m.slots <- struct{}{}
+	defer func() { <-m.slots }()
 	m.mu.RLock()
 	defer m.mu.RUnlock()
+	if m.rt != nil {
+		return m.scoreHost(buf, imgs)
+	}
 	if m.net == nil {
 		return nil, nil, ErrClosed
 	}
@@ -199,6 +319,9 @@ func (m *Model) scoreChunk(imgs []image.Image) (rs []*Result, errs []error, err 
 func (m *Model) ScoreTensor(x *torch.Tensor) (Outputs, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
+	if m.rt != nil {
+		return Outputs{}, errNoTorchNetwork
+	}
 	if m.net == nil {
 		return Outputs{}, ErrClosed
 	}

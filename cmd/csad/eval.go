@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -24,7 +25,7 @@ type evalRow struct {
 }
 
 func newEvalCmd() *cobra.Command {
-	var model, data, category, out, device string
+	var model, data, category, out, device, backend, engine string
 	var all, fast bool
 	cmd := &cobra.Command{
 		Use:   "eval",
@@ -63,7 +64,7 @@ mean) ends the output.`,
 			}
 			var rows []evalRow
 			for _, j := range jobs {
-				row, err := evalCategory(cmd, j.model, filepath.Join(data, j.category), j.out, fast, device)
+				row, err := evalCategory(cmd, j.model, filepath.Join(data, j.category), j.out, scoreFlags{fast, device, backend, engine})
 				if err != nil {
 					return err
 				}
@@ -82,11 +83,20 @@ mean) ends the output.`,
 	f.BoolVar(&all, "all", false, "evaluate every category of -data that has a model in the -model folder")
 	f.StringVar(&device, "device", "cpu", "cpu, cuda or cuda:N")
 	f.BoolVar(&fast, "fast", false, "score with the channels-last LGST branch (see csad score -fast)")
+	f.StringVar(&backend, "backend", "torch", "inference engine for scoring: torch, onnxruntime or tensorrt (see csad score -backend)")
+	f.StringVar(&engine, "engine", "", "TensorRT engine file (-backend tensorrt)")
 	return cmd
 }
 
 // evalCategory runs csad score and csad report for one category.
-func evalCategory(cmd *cobra.Command, model, dir, out string, fast bool, device string) (evalRow, error) {
+// scoreFlags are the flags eval hands to csad score.
+type scoreFlags struct {
+	fast            bool
+	device, backend string
+	engine          string
+}
+
+func evalCategory(cmd *cobra.Command, model, dir, out string, sf scoreFlags) (evalRow, error) {
 	var row evalRow
 	if _, err := loco.Open(dir); err != nil {
 		return row, err
@@ -95,9 +105,12 @@ func evalCategory(cmd *cobra.Command, model, dir, out string, fast bool, device 
 		return row, fmt.Errorf("eval: %w", err)
 	}
 	maps := filepath.Join(out, "maps")
-	args := []string{"-model", model, "-json", "-quiet", "-maps", maps, "-device", device}
-	if fast {
+	args := []string{"-model", model, "-json", "-quiet", "-maps", maps, "-device", sf.device, "-backend", sf.backend}
+	if sf.fast {
 		args = append(args, "-fast")
+	}
+	if sf.engine != "" {
+		args = append(args, "-engine", sf.engine)
 	}
 	args = append(args, filepath.Join(dir, loco.Test))
 	sc := newScoreCmd()
@@ -120,8 +133,12 @@ func evalCategory(cmd *cobra.Command, model, dir, out string, fast bool, device 
 	if err != nil {
 		return row, err
 	}
-	if err := appendExplanations(cmd.Context(), model, device, out, recs); err != nil {
-		return row, err
+	// The explanations read the detector's statistics through LibTorch, from the .csad file;
+	// an .onnx graph alone has no such file.
+	if !strings.EqualFold(filepath.Ext(model), ".onnx") {
+		if err := appendExplanations(cmd.Context(), model, sf.device, out, recs); err != nil {
+			return row, err
+		}
 	}
 	get := func(m map[string]*float64, k string) float64 {
 		if v := m[k]; v != nil {

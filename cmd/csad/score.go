@@ -38,7 +38,7 @@ const minSide = 32
 const maxMapSide = 16384
 
 func newScoreCmd() *cobra.Command {
-	var model, maps, mapSize string
+	var model, maps, mapSize, backend string
 	var asJSON, quiet bool
 	var maxPixels int
 	opts := csad.Options{MaxBatch: 1}
@@ -78,6 +78,9 @@ or 143); the maps written by then are complete and no temporary file is left.`,
 				return err
 			}
 			if err := checkBatch("score", opts.MaxBatch); err != nil {
+				return err
+			}
+			if err := setBackend("score", &opts, backend); err != nil {
 				return err
 			}
 			if maxPixels < 1 || maxPixels > tiffmap.MaxPixels {
@@ -160,7 +163,9 @@ or 143); the maps written by then are complete and no temporary file is left.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&model, "model", "", "model file (.csad; make one with 'csad import')")
+	f.StringVar(&model, "model", "", "model file (.csad; make one with 'csad import'; -backend onnxruntime also takes an .onnx from 'csad export')")
+	f.StringVar(&backend, "backend", "torch", "inference engine: torch (LibTorch, bit for bit the official model), onnxruntime, or tensorrt (with -engine)")
+	f.StringVar(&opts.Engine, "engine", "", "TensorRT engine file from build-engine (-backend tensorrt)")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object per line")
 	f.StringVar(&maps, "maps", "", "folder for anomaly maps (float32 TIFF) and heat-map overlays (PNG)")
 	f.StringVar(&mapSize, "map-size", "", "size WxH of the written maps (default: each image's size)")
@@ -285,6 +290,26 @@ func (s *scorer) writeMaps(in input, r csad.FileResult) error {
 	ov := imageproc.Overlay(r.Image, amap.Pix, amap.Width, amap.Height, 0, 0.2)
 	if err := atomicfile.Write(stem+"_overlay.png", func(w io.Writer) error { return png.Encode(w, ov) }); err != nil {
 		return fmt.Errorf("score: write %s_overlay.png: %w", stem, err)
+	}
+	return nil
+}
+
+// setBackend checks -backend and the flags that go with it.
+func setBackend(cmd string, opts *csad.Options, name string) error {
+	b, err := csad.ParseBackend(name)
+	if err != nil {
+		return fmt.Errorf("%s: -backend: %w", cmd, err)
+	}
+	opts.Backend = b
+	switch {
+	case b == csad.BackendTensorRT && opts.Engine == "":
+		return fmt.Errorf("%s: -backend tensorrt needs -engine FILE (make one with build-engine)", cmd)
+	case b != csad.BackendTensorRT && opts.Engine != "":
+		return fmt.Errorf("%s: -engine is for -backend tensorrt", cmd)
+	case b != csad.BackendTorch && opts.Fast:
+		return fmt.Errorf("%s: -fast is an option of -backend torch", cmd)
+	case b == csad.BackendONNXRuntime && opts.Device != "" && opts.Device != "cpu":
+		return fmt.Errorf("%s: -backend onnxruntime runs on the CPU; -device %s is for -backend torch", cmd, opts.Device)
 	}
 	return nil
 }
