@@ -101,6 +101,8 @@ test-race: libtorch
 test-leaks: libtorch
 	$(GO) test -count=1 -tags leakcheck ./torch/...
 
+include trt.mk
+
 ## fuzz: the pure-Go checkpoint parsers for a bounded time
 fuzz: libtorch
 	$(GO) test -run='^$$' -fuzz=FuzzLoad -fuzztime=$(FUZZTIME) ./torch/checkpoint/
@@ -108,6 +110,7 @@ fuzz: libtorch
 	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./csad/imageproc/
 	$(GO) test -run='^$$' -fuzz=FuzzCheckHeader -fuzztime=15s ./csad/
 	$(GO) test -run='^$$' -fuzz=FuzzHDBSCAN -fuzztime=15s ./csad/cluster/
+	$(GO) test -run='^$$' -fuzz=FuzzDecodeEngine -fuzztime=15s ./trt/
 
 ## golden: regenerate the committed golden files with Debian's PyTorch (gen_golden.py and
 ## gen_golden_train.py are run by the tests themselves, on the machine under test)

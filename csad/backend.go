@@ -102,15 +102,25 @@ func (r *ortRunner) run(x []float32, batch int) (hostOutputs, error) {
 	if err != nil {
 		return hostOutputs{}, fmt.Errorf("csad: onnxruntime backend: %w", err)
 	}
-	f := r.cfg.FeatureSize
+	f32 := map[string][]float32{}
+	for name, o := range out {
+		f32[name] = o.Float32
+	}
+	return hostFromOutputs(f32, out[ONNXSegmentation].Int32, batch, r.cfg, "onnxruntime")
+}
+
+// hostFromOutputs picks the graph's outputs by name and checks their sizes.
+func hostFromOutputs(f32 map[string][]float32, labels []int32, batch int, cfg Config, backend string) (hostOutputs, error) {
+	s, f := cfg.ImageSize, cfg.FeatureSize
 	get := func(name string, per int64) ([]float32, error) {
-		v := out[name].Float32
+		v := f32[name]
 		if int64(len(v)) != int64(batch)*per {
-			return nil, fmt.Errorf("csad: onnxruntime backend: output %q has %d float32 values, want %d", name, len(v), int64(batch)*per)
+			return nil, fmt.Errorf("csad: %s backend: output %q has %d float32 values, want %d", backend, name, len(v), int64(batch)*per)
 		}
 		return v, nil
 	}
 	var h hostOutputs
+	var err error
 	if h.score, err = get(ONNXScore, 1); err != nil {
 		return h, err
 	}
@@ -126,9 +136,9 @@ func (r *ortRunner) run(x []float32, batch int) (hostOutputs, error) {
 	if h.global, err = get(ONNXGlobalMap, f*f); err != nil {
 		return h, err
 	}
-	h.labels = out[ONNXSegmentation].Int32
+	h.labels = labels
 	if int64(len(h.labels)) != int64(batch)*s*s {
-		return h, fmt.Errorf("csad: onnxruntime backend: output %q has %d int32 values, want %d", ONNXSegmentation, len(h.labels), int64(batch)*s*s)
+		return h, fmt.Errorf("csad: %s backend: output %q has %d int32 values, want %d", backend, ONNXSegmentation, len(h.labels), int64(batch)*s*s)
 	}
 	return h, nil
 }
