@@ -129,6 +129,8 @@ golden:
 ## bench: the soak and memory benchmarks (figures printed); 'csad bench' measures speed
 bench: build
 	$(GO) test -run='^$$' -bench=. -benchtime=1x ./torch/ ./csad/
+	@mkdir -p bin/bench && ./bin/csad import -in testdata/golden/model_small.pth -out bin/bench/small.csad
+	./bin/csad bench -model bin/bench/small.csad -batch 1,8 -threads 2 -iters 10
 
 ## clean: the commands and the demo; build/ is what CMake left before cgo built the shim
 clean:

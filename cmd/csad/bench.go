@@ -1,70 +1,87 @@
 package main
 
-// #include <malloc.h>
-import "C"
-
 import (
-	"bytes"
 	"context"
-	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
-	"os/exec"
-	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/csad-go/csad/csad"
-	"github.com/csad-go/csad/csad/pyref"
-	"github.com/csad-go/csad/internal/atomicfile"
 	"github.com/csad-go/csad/torch"
 )
 
-// benchRefPy is the Python side: it imports csad_ref (package pyref), written next to it.
-//
-//go:embed bench_ref.py
-var benchRefPy []byte
-
 func init() { rootCmd.AddCommand(newBenchCmd()) }
+
+// The columns of 'csad bench', in the order they take turns.
+const (
+	colExact  = "torch-exact" // csad.Options{}: LibTorch, PyTorch's NCHW arithmetic bit for bit
+	colFast   = "torch-fast"  // csad.Options{Fast: true}
+	colORT    = "onnxruntime" // ONNX Runtime on the graph csad.ExportONNX writes
+	colPython = "python"      // eager PyTorch (csad_ref.CSAD, no_grad), the official way
+)
+
+var benchColumns = []string{colExact, colFast, colORT, colPython}
+
+// maxBenchIters bounds -iters and -warmup, so the latency buffers stay small.
+const maxBenchIters = 100_000
+
+// benchSettle is an untimed pause before every call. An engine that has just finished keeps
+// its worker threads spinning for a moment (OpenMP's and ONNX Runtime's default wait policy);
+// without the pause those threads would compete with the next column's call for the cores.
+const benchSettle = 20 * time.Millisecond
 
 // benchOptions are the flags of 'csad bench'.
 type benchOptions struct {
-	model, mode, python string
-	batches             []int
-	threads             int
-	iters, warmup       int
-	seed                uint64
-	usePython, fast     bool
-	asJSON              bool
+	model, python string
+	columns       []string
+	batches       []int
+	threads       int
+	iters, warmup int
+	rssCalls      int
+	seed          uint64
+	usePython     bool
+	asJSON        bool
+	ompPolicy     string // -omp-wait-policy
+	rssOnly       string // hidden: run one column alone and print its peak RSS (the RSS phase's child)
 }
 
-// benchRun is one implementation (exact, fast or python) at one batch size.
-type benchRun struct {
-	Mode         string    `json:"mode"` // exact, fast (Go) or python (eager PyTorch, no_grad)
-	Batch        int       `json:"batch"`
-	Iters        int       `json:"iters"`
-	P50Ms        float64   `json:"p50_ms"`
-	P99Ms        float64   `json:"p99_ms"`
-	MeanMs       float64   `json:"mean_ms"`
-	ImagesPerS   float64   `json:"images_per_s"`
-	PeakRSS      int64     `json:"peak_rss_bytes"`
-	PeakRSSReset bool      `json:"peak_rss_reset"` // false: VmHWM since process start
-	GFLOPS       float64   `json:"gflops"`         // achieved: FLOPs · images/s
-	PctConvPeak  float64   `json:"pct_conv_peak"`  // of the channels-last conv peak
-	Scores       []float64 `json:"-"`
-	// Go rows only, when Python ran:
-	PythonImagesPerS float64  `json:"python_images_per_s,omitempty"`
-	RatioVsPython    float64  `json:"ratio_vs_python,omitempty"` // Go images/s ÷ Python images/s
-	MaxAbsDiffScore  *float64 `json:"max_abs_diff_score,omitempty"`
+// benchResult is one column at one batch size.
+type benchResult struct {
+	Column string `json:"column"`
+	Batch  int    `json:"batch"`
+	// LatenciesMs are the timed calls, round by round; P50Ms is their median, P99Ms the
+	// nearest-rank 99th percentile (with fewer than 100 calls, the slowest).
+	LatenciesMs []float64 `json:"latencies_ms"`
+	P50Ms       float64   `json:"p50_ms"`
+	P99Ms       float64   `json:"p99_ms"`
+	ImagesPerS  float64   `json:"images_per_s"`  // batch ÷ p50
+	GFLOPS      float64   `json:"gflops"`        // achieved: convolution FLOPs per image × images/s
+	PctConvPeak float64   `json:"pct_conv_peak"` // of the channels-last convolution peak
+	// VsPython is the median over rounds of python_time ÷ this column's time in the same round
+	// (> 1: faster than eager PyTorch), from Pairs rounds where both calls succeeded.
+	VsPython *float64 `json:"vs_python,omitempty"`
+	Pairs    int      `json:"pairs,omitempty"`
+	// Scores are the first call's per-image scores; MaxAbsDiffScore is their largest
+	// difference from Python's.
+	Scores          []float64 `json:"scores"`
+	MaxAbsDiffScore *float64  `json:"max_abs_diff_score,omitempty"`
+	// PeakRSSAlone is VmHWM of a fresh process that loads the model for this column alone and
+	// makes -rss-calls calls at this batch size, load included.
+	PeakRSSAlone int64  `json:"peak_rss_alone_bytes,omitempty"`
+	RSSError     string `json:"rss_error,omitempty"`
+	Error        string `json:"error,omitempty"` // the column failed; no figures
 }
 
 // convPeak is the throughput of one large convolution on this machine.
@@ -81,172 +98,270 @@ type benchReport struct {
 	Preset      string      `json:"preset"`
 	Config      csad.Config `json:"config"`
 	Torch       string      `json:"torch"`
-	Threads     int         `json:"threads"`
-	Warmup      int         `json:"warmup"`
-	Iters       int         `json:"iters"`
-	Seed        uint64      `json:"seed"`
-	FLOPs       int64       `json:"flops_per_image"`
-	PythonFLOPs int64       `json:"python_flops_per_image,omitempty"` // forward hooks on nn.Conv2d
+	ONNXRuntime string      `json:"onnxruntime,omitempty"`
 	PythonTorch string      `json:"python_torch,omitempty"`
-	ConvPeak    convPeak    `json:"conv_peak"`
-	Go          []benchRun  `json:"go"`
-	Python      []benchRun  `json:"python,omitempty"`
+	Threads     int         `json:"threads"`
+	CPUs        int         `json:"cpus"`
+	// LoadAverage is the 1-minute load average when the bench started (0 where unknown);
+	// OMPWaitPolicy is OMP_WAIT_POLICY as every column inherits it ("" unset: spin, then sleep).
+	LoadAverage   float64       `json:"load_average"`
+	OMPWaitPolicy string        `json:"omp_wait_policy"`
+	Warmup        int           `json:"warmup"`
+	Iters         int           `json:"iters"`
+	RSSCalls      int           `json:"rss_calls"`
+	Seed          uint64        `json:"seed"`
+	FLOPs         int64         `json:"flops_per_image"`
+	PythonFLOPs   int64         `json:"python_flops_per_image,omitempty"` // forward hooks on nn.Conv2d
+	ConvPeak      convPeak      `json:"conv_peak"`
+	Columns       []string      `json:"columns"`
+	Results       []benchResult `json:"results"` // batch by batch, columns in turn order
 }
 
 func newBenchCmd() *cobra.Command {
 	var o benchOptions
 	cmd := &cobra.Command{
 		Use:   "bench -model MODEL.csad",
-		Short: "Measure scoring speed and memory, against PyTorch on the same model",
-		Long: `Measure how fast a .csad model scores, the method's speed benchmark (docs/method.md) on this machine.
+		Short: "Measure scoring speed and memory of every engine, against PyTorch on the same model",
+		Long: `Measure how fast a .csad model scores on this machine (the speed benchmark of docs/method.md), on
+every engine side by side with eager PyTorch:
 
-For each batch size B, random preprocessed inputs (B,3,256,256) are drawn with torch.randn after
-torch.manual_seed(-seed); -warmup calls, then -iters timed calls of the network's forward pass,
-each in its own inference scope (closed, so freeing is timed too). Reported per call: latency p50
-and p99 (ms), images/s (B·iters over the summed time), peak RSS (VmHWM, reset before each batch
-size where the kernel allows, after returning freed heap memory to the system), the achieved
-GFLOP/s (the model's convolution FLOPs per image, see csad.FLOPs, times images/s) and that as
-a percentage of this machine's convolution throughput (a 512→512 3×3 convolution on 64×64,
-batch 1, channels-last, same threads). p99 is the nearest-rank percentile: with fewer than 100
-timed calls, the slowest call.
+  torch-exact   LibTorch, PyTorch's evaluation bit for bit (csad score)
+  torch-fast    LibTorch, channels-last LGST branch (csad score -fast)
+  onnxruntime   ONNX Runtime on the graph csad export writes, made in memory (-backend onnxruntime)
+  python        eager PyTorch, the official way: csad_ref's CSAD module, load_state_dict strict,
+                eval, torch.no_grad, run by -python-bin (Debian's python3-torch; 'make setup')
 
-Modes: exact (PyTorch's NCHW evaluation, bit for bit) and fast (channels-last LGST branch, as
-'csad score -fast'); both by default, one with -mode or -fast.
+For each batch size B, the input (B,3,256,256) is torch.randn after torch.manual_seed(-seed), the
+same in every column. Each column makes -warmup untimed calls, then the columns take turns, one
+timed call each per round (torch-exact, torch-fast, onnxruntime, python, torch-exact, ...), for
+-iters rounds, so that a slow spell of a shared machine falls on every column rather than on one
+column's whole run. Python runs as a worker process that makes one call whenever asked.
 
-With -python (default) the same model file is run by eager PyTorch, the official way (csad_ref's
-CSAD module, load_state_dict strict, eval, torch.no_grad, the same inputs, threads and counts), by
--python-bin (Debian's python3-torch; 'make setup' installs it); the table then shows Python's
-images/s, Go ÷ Python, and the largest score difference on the first timed call. -python=false
-skips it.`,
-		Example: "  csad bench -model breakfast_box.csad -batch 1,8 -threads 4 -iters 20\n" +
-			"  csad bench -model m.csad -fast -python=false -json",
+Reported per column: the median latency (p50) and the p99 (nearest rank: with fewer than 100
+calls, the slowest), images/s = B ÷ p50, the achieved GFLOP/s (csad.FLOPs per image × images/s)
+and that as a percentage of this machine's convolution peak (a 512→512 3×3 convolution on 64×64,
+batch 1, channels-last, same threads; the best of a measurement before the rounds and one after
+each batch size). "vs python" is the median of the paired ratios: in round
+i, Python's time ÷ the column's time; above 1 the column is faster. Medians rather than sums,
+so that one outlier call does not decide the verdict. |Δscore| is the largest difference from
+Python's scores on the first call.
+
+Peak RSS cannot be told apart per column inside one process: after the timed rounds, each
+column runs alone in a fresh process (this binary, or a new Python worker) that loads the model
+and makes -rss-calls calls at each batch size; "peak RSS MiB (alone)" is that process's VmHWM,
+load included. -rss-calls 0 skips it.
+
+A column that fails (ONNX Runtime's library missing, say) shows its error; the others still run,
+and the exit status is 1. -columns picks the columns; -python=false drops Python.
+
+Every column runs under OMP_WAIT_POLICY=passive (-omp-wait-policy; the bench re-runs itself
+with it, since OpenMP reads it once, at start-up; Python and the peak-RSS processes inherit it).
+Under OpenMP's default, idle threads spin for a while after each parallel region; on a machine
+that other processes keep busy that slowed eager PyTorch 10-30 times (the Go columns hardly),
+which would be measured as Go's speed. -omp-wait-policy inherit measures the environment's
+policy instead; the table warns when that is the default and the load average exceeds the CPUs.
+
+-json prints one object: the settings (model, preset, config, torch, onnxruntime, python_torch,
+threads, cpus, load_average, omp_wait_policy, warmup, iters, rss_calls, seed), flops_per_image
+and python_flops_per_image, conv_peak, columns, and results: one entry per batch size and
+column with latencies_ms (round by round), p50_ms, p99_ms, images_per_s, gflops, pct_conv_peak,
+vs_python and pairs, scores (the first call's), max_abs_diff_score, peak_rss_alone_bytes, and
+error or rss_error where that failed.`,
+		Example: "  csad bench -model breakfast_box.csad -batch 1,8 -threads 2 -iters 8\n" +
+			"  csad bench -model m.csad -columns torch-exact,torch-fast -json",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if cmd.Flags().Changed("fast") && o.fast {
-				if cmd.Flags().Changed("mode") && o.mode != "fast" {
-					return fmt.Errorf("bench: -fast contradicts -mode %s", o.mode)
-				}
-				o.mode = "fast"
+			if err := o.resolveColumns(cmd.Flags().Changed("columns")); err != nil {
+				return err
 			}
 			return runBench(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.model, "model", "", "model file (.csad; make one with 'csad import')")
+	f.StringSliceVar(&o.columns, "columns", benchColumns, "columns, comma-separated, in turn order: "+strings.Join(benchColumns, ", "))
 	f.IntSliceVar(&o.batches, "batch", []int{1, 8}, fmt.Sprintf("batch sizes, comma-separated, each 1..%d", maxBatch))
-	f.IntVar(&o.threads, "threads", 0, fmt.Sprintf("LibTorch intra-op threads, Go and Python alike, 1..%d (0: LibTorch's default)", maxThreads()))
-	f.IntVar(&o.iters, "iters", 10, "timed calls per batch size")
-	f.IntVar(&o.warmup, "warmup", 2, "untimed calls before them")
+	f.IntVar(&o.threads, "threads", 0, fmt.Sprintf("intra-op threads of every column, 1..%d (0: LibTorch's default)", maxThreads()))
+	f.IntVar(&o.iters, "iters", 10, fmt.Sprintf("timed rounds per batch size, 1..%d", maxBenchIters))
+	f.IntVar(&o.warmup, "warmup", 2, "untimed calls of each column before them")
+	f.IntVar(&o.rssCalls, "rss-calls", 2, "calls of each column alone in a fresh process, for its peak RSS (0: skip)")
 	f.Uint64Var(&o.seed, "seed", 0, "torch.manual_seed of the random inputs")
-	f.StringVar(&o.mode, "mode", "both", "exact, fast or both")
-	f.BoolVar(&o.fast, "fast", false, "only the fast (channels-last) mode: short for -mode fast")
-	f.BoolVar(&o.usePython, "python", true, "also run the model in eager PyTorch and compare")
-	f.StringVar(&o.python, "python-bin", "/usr/bin/python3", "Python with torch for the comparison")
+	f.BoolVar(&o.usePython, "python", true, "include eager PyTorch (the python column) and compare with it")
+	f.StringVar(&o.python, "python-bin", "/usr/bin/python3", "Python with torch for the python column")
 	f.BoolVar(&o.asJSON, "json", false, "print one JSON object instead of the table")
+	f.StringVar(&o.ompPolicy, "omp-wait-policy", "passive", "OMP_WAIT_POLICY of every column: passive, active, or inherit (the environment's)")
+	f.StringVar(&o.rssOnly, "rss-only", "", "run one column alone and print its peak RSS as JSON (what the RSS phase runs)")
+	if err := f.MarkHidden("rss-only"); err != nil {
+		panic(err) // the flag is defined just above
+	}
 	return cmd
 }
 
-func runBench(ctx context.Context, out, logw io.Writer, o benchOptions) error {
+// resolveColumns checks -columns and applies -python=false.
+func (o *benchOptions) resolveColumns(explicit bool) error {
+	if len(o.columns) == 0 {
+		return fmt.Errorf("bench: -columns needs at least one of %s", strings.Join(benchColumns, ", "))
+	}
+	seen := map[string]bool{}
+	for _, c := range o.columns {
+		if !slices.Contains(benchColumns, c) {
+			return fmt.Errorf("bench: -columns: unknown column %q: want some of %s", c, strings.Join(benchColumns, ", "))
+		}
+		if seen[c] {
+			return fmt.Errorf("bench: -columns names %s twice", c)
+		}
+		seen[c] = true
+	}
+	if !o.usePython && seen[colPython] {
+		if explicit {
+			return errors.New("bench: -python=false contradicts -columns python")
+		}
+		o.columns = slices.DeleteFunc(slices.Clone(o.columns), func(c string) bool { return c == colPython })
+	}
+	if len(o.columns) == 0 {
+		return errors.New("bench: -python=false leaves no column: name some with -columns")
+	}
+	return nil
+}
+
+// validate checks everything but the columns before anything is loaded.
+func (o benchOptions) validate() error {
 	if o.model == "" {
 		return errors.New("bench: -model is required")
+	}
+	if _, err := os.Stat(o.model); err != nil {
+		return fmt.Errorf("bench: -model: %w", err)
 	}
 	if err := checkThreads("bench", o.threads); err != nil {
 		return err
 	}
-	var modes []string
-	switch o.mode {
-	case "both":
-		modes = []string{"exact", "fast"}
-	case "exact", "fast":
-		modes = []string{o.mode}
-	default:
-		return fmt.Errorf("bench: -mode must be exact, fast or both, not %q", o.mode)
-	}
 	if len(o.batches) == 0 {
 		return errors.New("bench: -batch needs at least one size")
 	}
-	for _, b := range o.batches {
+	for i, b := range o.batches {
 		if err := checkBatch("bench", b); err != nil {
 			return err
 		}
-	}
-	if o.iters < 1 || o.warmup < 0 {
-		return fmt.Errorf("bench: -iters must be ≥ 1 and -warmup ≥ 0")
-	}
-	if o.usePython {
-		if _, err := os.Stat(o.python); err != nil {
-			return fmt.Errorf("bench: %s not found: the PyTorch comparison needs Python with torch "+
-				"(Debian python3-torch; 'make setup' installs it); -python=false skips it", o.python)
+		if slices.Contains(o.batches[:i], b) {
+			return fmt.Errorf("bench: -batch names %d twice", b)
 		}
+	}
+	if o.iters < 1 || o.iters > maxBenchIters {
+		return fmt.Errorf("bench: -iters %d is out of range: want 1..%d timed rounds", o.iters, maxBenchIters)
+	}
+	if o.warmup < 0 || o.warmup > maxBenchIters {
+		return fmt.Errorf("bench: -warmup %d is out of range: want 0..%d calls", o.warmup, maxBenchIters)
+	}
+	if o.rssCalls < 0 || o.rssCalls > maxBenchIters {
+		return fmt.Errorf("bench: -rss-calls %d is out of range: want 0..%d calls (0 skips the peak RSS phase)", o.rssCalls, maxBenchIters)
+	}
+	if !slices.Contains([]string{"passive", "active", "inherit"}, o.ompPolicy) {
+		return fmt.Errorf("bench: -omp-wait-policy %q: want passive, active or inherit", o.ompPolicy)
+	}
+	if o.rssOnly != "" {
+		if !slices.Contains(benchColumns, o.rssOnly) || o.rssOnly == colPython {
+			return fmt.Errorf("bench: -rss-only %q: want one of %s, %s, %s", o.rssOnly, colExact, colFast, colORT)
+		}
+		if len(o.batches) != 1 {
+			return fmt.Errorf("bench: -rss-only runs one batch size, not %d", len(o.batches))
+		}
+	}
+	if slices.Contains(o.columns, colPython) {
+		if _, err := os.Stat(o.python); err != nil {
+			return fmt.Errorf("bench: -python-bin %s not found: the python column needs Python with torch "+
+				"(Debian python3-torch; 'make setup' installs it); -python=false leaves it out", o.python)
+		}
+	}
+	return nil
+}
+
+func runBench(ctx context.Context, out, logw io.Writer, o benchOptions) error {
+	if err := o.validate(); err != nil {
+		return err
 	}
 	logf := func(f string, a ...any) { fmt.Fprintf(logw, "bench: "+f+"\n", a...) }
+	if o.rssOnly != "" {
+		return runRSSAlone(ctx, out, o)
+	}
+	if o.ompPolicy != "inherit" && os.Getenv(ompWaitPolicy) != o.ompPolicy {
+		logf("re-running with %s=%s (-omp-wait-policy inherit keeps the environment's)", ompWaitPolicy, o.ompPolicy)
+		return reexecWith(ompWaitPolicy, o.ompPolicy)
+	}
+	if o.threads > 0 {
+		torch.SetNumThreads(o.threads)
+	}
+	threads := torch.NumThreads()
 
-	m, err := csad.Load(o.model, csad.Options{Threads: o.threads, Fast: modes[0] == "fast"})
-	if err != nil {
-		return err
-	}
-	defer m.Close()
-	h := m.Header()
-	rep := benchReport{
-		Model: o.model, Preset: h.Preset, Config: h.Config, Torch: torch.Version(), Threads: torch.NumThreads(),
-		Warmup: o.warmup, Iters: o.iters, Seed: o.seed, FLOPs: csad.FLOPs(h.Config),
-	}
-	logf("convolution peak (512→512 3×3, 64×64, batch 1) on %d threads", rep.Threads)
-	if rep.ConvPeak, err = measureConvPeak(); err != nil {
-		return err
-	}
-	for _, mode := range modes {
-		if mode == "fast" {
-			// Exact ran first on the same weights; re-lay them as Options.Fast would have.
-			if err := m.Network().UseChannelsLast(); err != nil {
-				return err
-			}
-		}
-		for _, b := range o.batches {
-			logf("%s, batch %d: %d warm-up + %d timed calls", mode, b, o.warmup, o.iters)
-			r, err := benchGo(ctx, m, h.Config.ImageSize, b, o)
-			if err != nil {
-				return fmt.Errorf("bench: %s batch %d: %w", mode, b, err)
-			}
-			r.Mode = mode
-			rep.Go = append(rep.Go, r)
-		}
-	}
-	m.Close() // free the Go model's memory before Python loads its own
-	for i := range rep.Go {
-		rep.Go[i].setGFLOPS(rep.FLOPs, rep.ConvPeak.ChannelsLast)
-	}
-
+	// Python loads in its own process while Go loads here; nothing is timed yet.
+	var py *pyWorker
 	var pyErr error
-	if o.usePython {
-		logf("python: %s (eager PyTorch, no_grad, %d threads)", o.python, rep.Threads)
-		pyErr = benchPython(ctx, &rep, o, logw)
-		if pyErr == nil {
-			for i := range rep.Python {
-				rep.Python[i].setGFLOPS(rep.FLOPs, rep.ConvPeak.ChannelsLast)
-			}
-			for i := range rep.Go {
-				g := &rep.Go[i]
-				for _, p := range rep.Python {
-					if p.Batch != g.Batch {
-						continue
-					}
-					g.PythonImagesPerS = p.ImagesPerS
-					if p.ImagesPerS > 0 {
-						g.RatioVsPython = g.ImagesPerS / p.ImagesPerS
-					}
-					if len(p.Scores) == len(g.Scores) && len(g.Scores) > 0 {
-						d := 0.0
-						for j := range g.Scores {
-							d = max(d, math.Abs(g.Scores[j]-p.Scores[j]))
-						}
-						g.MaxAbsDiffScore = &d
-					}
+	if slices.Contains(o.columns, colPython) {
+		logf("python: starting %s (eager PyTorch, no_grad, %d threads)", o.python, threads)
+		py, pyErr = startPyWorker(ctx, o, threads, o.batches, true, logw)
+	}
+	cols, h, err := openColumns(o, threads, py, pyErr, logf)
+	if err != nil {
+		if py != nil {
+			py.close()
+		}
+		return err
+	}
+	if rss, err := procStatusBytes("VmRSS"); err == nil {
+		logf("every Go column loaded: this process holds %.0f MiB (each column its own weights)", float64(rss)/(1<<20))
+	}
+	rep := benchReport{
+		Model: o.model, Preset: h.Preset, Config: h.Config, Torch: torch.Version(), Threads: threads,
+		Warmup: o.warmup, Iters: o.iters, RSSCalls: o.rssCalls, Seed: o.seed, FLOPs: csad.FLOPs(h.Config),
+		Columns: slices.Clone(o.columns), CPUs: runtime.NumCPU(), LoadAverage: loadAverage(),
+		OMPWaitPolicy: os.Getenv(ompWaitPolicy),
+	}
+	runErr := func() error {
+		defer closeColumns(cols)
+		for _, c := range cols {
+			switch c := c.(type) {
+			case *ortColumn:
+				rep.ONNXRuntime = c.version
+			case *pyColumn:
+				if c.err == nil {
+					rep.PythonTorch, rep.PythonFLOPs = c.w.torch, c.w.flops
 				}
 			}
 		}
+		// Every column is loaded and Python is idle: the machine's peak, then the rounds.
+		logf("convolution peak (512→512 3×3, 64×64, batch 1) on %d threads", threads)
+		if rep.ConvPeak, err = measureConvPeak(); err != nil {
+			return err
+		}
+		for _, b := range o.batches {
+			rs, err := benchBatch(ctx, cols, h.Config.ImageSize, b, o, logf)
+			if err != nil {
+				return err
+			}
+			rep.Results = append(rep.Results, rs...)
+			// Measured again after every batch size, the best kept: one measurement taken in
+			// a slow spell of a shared machine would inflate every "% conv peak".
+			p, err := measureConvPeak()
+			if err != nil {
+				return err
+			}
+			rep.ConvPeak.ChannelsLast = max(rep.ConvPeak.ChannelsLast, p.ChannelsLast)
+			rep.ConvPeak.NCHW = max(rep.ConvPeak.NCHW, p.NCHW)
+		}
+		return nil
+	}()
+	if runErr != nil {
+		return fmt.Errorf("bench: %w", runErr)
 	}
-
+	for i := range rep.Results {
+		rep.Results[i].setGFLOPS(rep.FLOPs, rep.ConvPeak.ChannelsLast)
+	}
+	compareWithPython(rep.Results)
+	if o.rssCalls > 0 {
+		logf("peak RSS: each column alone in a fresh process, %d calls per batch size", o.rssCalls)
+		if err := measureRSSAlone(ctx, rep.Results, o, threads, logw); err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+	}
 	if ctx.Err() != nil {
 		return context.Cause(ctx) // a half-finished table would read as a result
 	}
@@ -257,10 +372,25 @@ func runBench(ctx context.Context, out, logw io.Writer, o benchOptions) error {
 			return err
 		}
 	} else {
-		printBench(out, rep, pyErr)
+		printBench(out, rep)
 	}
-	if pyErr != nil {
-		return fmt.Errorf("bench: python comparison failed: %w", pyErr)
+	return benchVerdict(rep)
+}
+
+// benchVerdict is the exit status: an error naming every column that failed, and a FLOP count
+// that PyTorch's hooks contradict.
+func benchVerdict(rep benchReport) error {
+	var failed []string
+	for _, r := range rep.Results {
+		if r.Error != "" && !slices.Contains(failed, r.Column) {
+			failed = append(failed, r.Column)
+		}
+		if r.RSSError != "" && !slices.Contains(failed, r.Column+" (peak RSS)") {
+			failed = append(failed, r.Column+" (peak RSS)")
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("bench: %s failed (the table says why); -columns leaves a column out", strings.Join(failed, ", "))
 	}
 	if rep.PythonFLOPs != 0 && rep.PythonFLOPs != rep.FLOPs {
 		return fmt.Errorf("bench: FLOPs disagree: Go %d, PyTorch hooks %d", rep.FLOPs, rep.PythonFLOPs)
@@ -268,86 +398,171 @@ func runBench(ctx context.Context, out, logw io.Writer, o benchOptions) error {
 	return nil
 }
 
-// benchGo times one batch size on the model as it is now laid out.
-func benchGo(ctx context.Context, m *csad.Model, size int64, batch int, o benchOptions) (benchRun, error) {
-	r := benchRun{Batch: batch, Iters: o.iters}
-	if err := torch.ManualSeed(o.seed); err != nil {
-		return r, err
+// benchBatch runs the warm-up and the timed rounds of one batch size, the columns taking turns.
+// A column that fails is dropped from later calls and reported with its error.
+func benchBatch(ctx context.Context, cols []benchColumn, size int64, batch int, o benchOptions, logf func(string, ...any)) ([]benchResult, error) {
+	in, err := newBenchInput(cols, size, batch, o.seed)
+	if err != nil {
+		return nil, err
 	}
-	x := torch.Randn(nil, []int64{int64(batch), 3, size, size}, torch.Float32)
-	defer x.Close()
-	if err := x.Err(); err != nil {
-		return r, err
+	defer in.close()
+	res := make([]benchResult, len(cols))
+	lat := make([][]float64, len(cols)) // seconds; NaN where the call failed
+	for i, c := range cols {
+		res[i] = benchResult{Column: c.name(), Batch: batch}
+		if err := c.loadErr(); err != nil {
+			res[i].Error = err.Error()
+		}
+		lat[i] = make([]float64, 0, o.iters)
 	}
-	// call runs one forward pass in a scope of its own; x joins the scope for the call (so
-	// every result lands there) and leaves it before the scope frees everything else.
-	call := func(scores bool) ([]float64, error) {
+	call := func(i int, timed bool) error {
 		if err := ctx.Err(); err != nil {
-			return nil, context.Cause(ctx)
+			return context.Cause(ctx)
 		}
-		s := torch.NewInferenceScope()
-		s.Own(x)
-		defer func() {
-			s.Keep(x)
-			s.Close()
-		}()
-		o, err := m.ScoreTensor(x)
-		if err != nil || !scores {
-			return nil, err
+		if res[i].Error != "" {
+			if timed {
+				lat[i] = append(lat[i], math.NaN())
+			}
+			return nil
 		}
-		return o.Score.Float64s()
-	}
-	r.PeakRSSReset = resetPeakRSS()
-	for range o.warmup {
-		if _, err := call(false); err != nil {
-			return r, err
-		}
-	}
-	lat := make([]time.Duration, o.iters)
-	for i := range lat {
-		t0 := time.Now()
-		sc, err := call(i == 0)
-		lat[i] = time.Since(t0)
+		time.Sleep(benchSettle)
+		first := res[i].Scores == nil
+		secs, scores, err := cols[i].call(in, first)
 		if err != nil {
-			return r, err
+			res[i].Error = err.Error()
+			logf("%s, batch %d: %v (left out from here on)", cols[i].name(), batch, err)
+			secs = math.NaN()
 		}
-		if i == 0 {
-			r.Scores = sc
+		if first && err == nil {
+			if len(scores) != batch {
+				res[i].Error = fmt.Sprintf("%d scores for a batch of %d", len(scores), batch)
+				secs = math.NaN()
+			}
+			res[i].Scores = scores
+		}
+		if timed {
+			lat[i] = append(lat[i], secs)
+		}
+		return nil
+	}
+	logf("batch %d: %d warm-up calls of each column, then %d rounds of %s", batch, o.warmup, o.iters, strings.Join(o.columns, ", "))
+	for range o.warmup {
+		for i := range cols {
+			if err := call(i, false); err != nil {
+				return nil, err
+			}
 		}
 	}
-	r.PeakRSS = peakRSS()
-	secs := make([]float64, len(lat))
-	for i, d := range lat {
-		secs[i] = d.Seconds()
+	for range o.iters {
+		for i := range cols {
+			if err := call(i, true); err != nil {
+				return nil, err
+			}
+		}
 	}
-	r.setLatencies(secs)
-	return r, nil
+	for i := range res {
+		if res[i].Error != "" {
+			res[i].LatenciesMs = nil
+			continue
+		}
+		res[i].setLatencies(lat[i])
+		res[i].pairWith(lat, i, cols)
+	}
+	return res, nil
+}
+
+// pairWith stores the paired ratio of column i against the python column, if there is one;
+// lat holds every column's seconds, round by round.
+func (r *benchResult) pairWith(lat [][]float64, i int, cols []benchColumn) {
+	for j, c := range cols {
+		if c.name() != colPython || j == i {
+			continue
+		}
+		if z, n := pairedRatioMedian(lat[j], lat[i]); n > 0 {
+			r.VsPython, r.Pairs = &z, n
+		}
+	}
+	if cols[i].name() == colPython && len(lat[i]) > 0 {
+		one := 1.0
+		r.VsPython, r.Pairs = &one, len(lat[i])
+	}
+}
+
+// pairedRatioMedian is the median over rounds of ref[k] ÷ col[k], over the rounds where both are
+// finite and positive, and how many such rounds there were.
+func pairedRatioMedian(ref, col []float64) (float64, int) {
+	var z []float64
+	for k := range min(len(ref), len(col)) {
+		p, c := ref[k], col[k]
+		if p > 0 && c > 0 && !math.IsInf(p, 0) && !math.IsInf(c, 0) {
+			z = append(z, p/c)
+		}
+	}
+	if len(z) == 0 {
+		return 0, 0
+	}
+	return median(z), len(z)
+}
+
+// median of values (the mean of the middle two for an even count); values is not changed.
+func median(values []float64) float64 {
+	s := slices.Clone(values)
+	slices.Sort(s)
+	n := len(s)
+	if n == 0 {
+		return math.NaN()
+	}
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
 }
 
 // setLatencies fills the latency and throughput figures from per-call seconds.
-func (r *benchRun) setLatencies(secs []float64) {
-	r.Iters = len(secs)
+func (r *benchResult) setLatencies(secs []float64) {
+	r.LatenciesMs = make([]float64, len(secs))
+	for i, s := range secs {
+		r.LatenciesMs[i] = 1e3 * s
+	}
 	if len(secs) == 0 {
 		return
 	}
 	sorted := slices.Clone(secs)
 	slices.Sort(sorted)
-	total := 0.0
-	for _, s := range secs {
-		total += s
-	}
-	r.P50Ms = 1e3 * percentile(sorted, 50)
+	r.P50Ms = 1e3 * median(sorted)
 	r.P99Ms = 1e3 * percentile(sorted, 99)
-	r.MeanMs = 1e3 * total / float64(len(secs))
-	if total > 0 {
-		r.ImagesPerS = float64(r.Batch*len(secs)) / total
+	if r.P50Ms > 0 {
+		r.ImagesPerS = float64(r.Batch) / (r.P50Ms / 1e3)
 	}
 }
 
-func (r *benchRun) setGFLOPS(flops int64, peak float64) {
+func (r *benchResult) setGFLOPS(flops int64, peak float64) {
+	if r.Error != "" {
+		return
+	}
 	r.GFLOPS = float64(flops) * r.ImagesPerS / 1e9
 	if peak > 0 {
 		r.PctConvPeak = 100 * r.GFLOPS / peak
+	}
+}
+
+// compareWithPython sets |Δscore| of every column against Python's first-call scores.
+func compareWithPython(rs []benchResult) {
+	for i := range rs {
+		r := &rs[i]
+		if r.Column == colPython || r.Error != "" {
+			continue
+		}
+		for _, p := range rs {
+			if p.Column != colPython || p.Batch != r.Batch || p.Error != "" || len(p.Scores) != len(r.Scores) {
+				continue
+			}
+			d := 0.0
+			for j := range r.Scores {
+				d = max(d, math.Abs(r.Scores[j]-p.Scores[j]))
+			}
+			r.MaxAbsDiffScore = &d
+		}
 	}
 }
 
@@ -355,32 +570,6 @@ func (r *benchRun) setGFLOPS(flops int64, peak float64) {
 func percentile(sorted []float64, p float64) float64 {
 	i := int(math.Ceil(p/100*float64(len(sorted)))) - 1
 	return sorted[min(max(i, 0), len(sorted)-1)]
-}
-
-// resetPeakRSS resets VmHWM to the current RSS (Linux ≥ 4.0); false where not allowed. It first
-// hands glibc's free heap memory back to the system, so the peak of one batch size does not
-// start from what an earlier, larger one left cached.
-func resetPeakRSS() bool {
-	C.malloc_trim(0)
-	return os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) == nil
-}
-
-// peakRSS is VmHWM of /proc/self/status in bytes (0 where unavailable).
-func peakRSS() int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			f := strings.Fields(rest)
-			if len(f) > 0 {
-				kb, _ := strconv.ParseInt(f[0], 10, 64)
-				return kb * 1024
-			}
-		}
-	}
-	return 0
 }
 
 // measureConvPeak times a 512→512 3×3 convolution on a 64×64 map, batch 1, in both layouts:
@@ -422,72 +611,14 @@ func measureConvPeak() (convPeak, error) {
 	return p, s.Err()
 }
 
-// pyResult is what bench_ref.py prints.
-type pyResult struct {
-	Torch   string `json:"torch"`
-	Threads int    `json:"threads"`
-	FLOPs   int64  `json:"flops"`
-	Results []struct {
-		Batch        int       `json:"batch"`
-		Latencies    []float64 `json:"latencies_s"`
-		PeakRSS      int64     `json:"peak_rss_bytes"`
-		PeakRSSReset bool      `json:"peak_rss_reset"`
-		Scores       []float64 `json:"scores"`
-	} `json:"results"`
-}
-
-// benchPython writes bench_ref.py and csad_ref.py to a temporary folder and runs them on the
-// same model file and settings.
-func benchPython(ctx context.Context, rep *benchReport, o benchOptions, logw io.Writer) error {
-	dir, err := os.MkdirTemp("", "csad-bench-")
-	if err != nil {
-		return err
+func printBench(w io.Writer, rep benchReport) {
+	policy := rep.OMPWaitPolicy
+	if policy == "" {
+		policy = "unset"
 	}
-	defer os.RemoveAll(dir)
-	script := filepath.Join(dir, "bench_ref.py")
-	if err := atomicfile.WriteFile(script, benchRefPy); err != nil {
-		return err
-	}
-	if err := atomicfile.WriteFile(filepath.Join(dir, pyref.FileName), pyref.Source); err != nil {
-		return err
-	}
-	bs := make([]string, len(o.batches))
-	for i, b := range o.batches {
-		bs[i] = strconv.Itoa(b)
-	}
-	// The context kills Python on SIGINT/SIGTERM, so the temporary folder is still removed.
-	cmd := exec.CommandContext(ctx, o.python, "-B", script, "--model", o.model, "--batches", strings.Join(bs, ","),
-		"--threads", strconv.Itoa(rep.Threads), "--warmup", strconv.Itoa(o.warmup),
-		"--iters", strconv.Itoa(o.iters), "--seed", strconv.FormatUint(o.seed, 10), "--flops")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout = &stdout
-	cmd.Stderr = io.MultiWriter(logw, &stderr)
-	if err := cmd.Run(); err != nil {
-		msg := strings.TrimSpace(stderr.String())
-		if strings.Contains(msg, "No module named 'torch'") {
-			return fmt.Errorf("%s has no torch: install Debian python3-torch ('make setup'), or pass -python=false", o.python)
-		}
-		if i := strings.LastIndex(msg, "\n"); i >= 0 {
-			msg = msg[i+1:]
-		}
-		return fmt.Errorf("%s bench_ref.py: %w: %s", o.python, err, msg)
-	}
-	var pr pyResult
-	if err := json.Unmarshal(stdout.Bytes(), &pr); err != nil {
-		return fmt.Errorf("bench_ref.py output: %w", err)
-	}
-	rep.PythonTorch, rep.PythonFLOPs = pr.Torch, pr.FLOPs
-	for _, r := range pr.Results {
-		b := benchRun{Mode: "python", Batch: r.Batch, PeakRSS: r.PeakRSS, PeakRSSReset: r.PeakRSSReset, Scores: r.Scores}
-		b.setLatencies(r.Latencies)
-		rep.Python = append(rep.Python, b)
-	}
-	return nil
-}
-
-func printBench(w io.Writer, rep benchReport, pyErr error) {
-	fmt.Fprintf(w, "model %s: %s preset, %d classes; LibTorch %s, %d threads; %d warm-up + %d timed calls, seed %d\n",
-		rep.Model, rep.Preset, rep.Config.Segmentor.Classes, rep.Torch, rep.Threads, rep.Warmup, rep.Iters, rep.Seed)
+	fmt.Fprintf(w, "model %s: %s preset, %d classes; LibTorch %s, %d threads, OMP_WAIT_POLICY %s, load average %.1f on %d CPUs\n",
+		rep.Model, rep.Preset, rep.Config.Segmentor.Classes, rep.Torch, rep.Threads, policy, rep.LoadAverage, rep.CPUs)
+	fmt.Fprintf(w, "%d warm-up calls, then %d rounds of one timed call per column in turn; seed %d\n", rep.Warmup, rep.Iters, rep.Seed)
 	fl := fmt.Sprintf("%.2f GFLOP per image (convolutions)", float64(rep.FLOPs)/1e9)
 	switch {
 	case rep.PythonFLOPs == rep.FLOPs:
@@ -499,50 +630,89 @@ func printBench(w io.Writer, rep benchReport, pyErr error) {
 	fmt.Fprintf(w, "conv peak (%s): %.1f GFLOP/s channels-last, %.1f GFLOP/s NCHW\n\n",
 		rep.ConvPeak.Shape, rep.ConvPeak.ChannelsLast, rep.ConvPeak.NCHW)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	py := len(rep.Python) > 0
-	head := "mode\tbatch\tp50 ms\tp99 ms\timages/s\tpeak RSS MiB\tGFLOP/s\t% conv peak\t"
-	if py {
-		head += "python images/s\tgo/python\t|Δscore| max\t"
-	}
-	fmt.Fprintln(tw, head)
-	row := func(r benchRun) {
-		rss := fmt.Sprintf("%.0f", float64(r.PeakRSS)/(1<<20))
-		if !r.PeakRSSReset {
-			rss += "*"
+	fmt.Fprintln(tw, "column\tbatch\tp50 ms\tp99 ms\timages/s\tGFLOP/s\t% conv peak\tvs python\t|Δscore| max\tpeak RSS MiB (alone)\t")
+	var notes []string
+	for _, r := range rep.Results {
+		rss := "-"
+		switch {
+		case r.PeakRSSAlone > 0:
+			rss = fmt.Sprintf("%.0f", float64(r.PeakRSSAlone)/(1<<20))
+		case r.RSSError != "":
+			rss = "failed"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.1f\t%.3f\t%s\t%.1f\t%.1f\t", r.Mode, r.Batch, r.P50Ms, r.P99Ms, r.ImagesPerS,
-			rss, r.GFLOPS, r.PctConvPeak)
-		if py {
-			if r.Mode == "python" {
-				fmt.Fprint(tw, "\t\t\t")
-			} else {
-				d := "-"
-				if r.MaxAbsDiffScore != nil {
-					d = fmt.Sprintf("%.3g", *r.MaxAbsDiffScore)
-				}
-				fmt.Fprintf(tw, "%.3f\t%.2f×\t%s\t", r.PythonImagesPerS, r.RatioVsPython, d)
-			}
+		if r.Error != "" {
+			fmt.Fprintf(tw, "%s\t%d\tfailed\t-\t-\t-\t-\t-\t-\t%s\t\n", r.Column, r.Batch, rss)
+			notes = append(notes, fmt.Sprintf("%s, batch %d: %s", r.Column, r.Batch, r.Error))
+			continue
 		}
-		fmt.Fprintln(tw)
-	}
-	for _, r := range rep.Go {
-		row(r)
-	}
-	for _, r := range rep.Python {
-		row(r)
+		vs, d := "-", "-"
+		if r.VsPython != nil {
+			vs = fmt.Sprintf("%.2f×", *r.VsPython)
+		}
+		if r.MaxAbsDiffScore != nil {
+			d = fmt.Sprintf("%.3g", *r.MaxAbsDiffScore)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.1f\t%.3f\t%.1f\t%.1f\t%s\t%s\t%s\t\n", r.Column, r.Batch, r.P50Ms, r.P99Ms,
+			r.ImagesPerS, r.GFLOPS, r.PctConvPeak, vs, d, rss)
+		if r.RSSError != "" {
+			notes = append(notes, fmt.Sprintf("%s, batch %d, peak RSS: %s", r.Column, r.Batch, r.RSSError))
+		}
 	}
 	tw.Flush()
-	notes := []string{}
-	if slices.ContainsFunc(append(slices.Clone(rep.Go), rep.Python...), func(r benchRun) bool { return !r.PeakRSSReset }) {
-		notes = append(notes, "* peak RSS since process start (the kernel refused to reset VmHWM)")
+	fmt.Fprintln(w, "images/s: batch ÷ p50; vs python: median over rounds of Python's time ÷ the column's (> 1: faster)")
+	if rep.PythonTorch != "" {
+		fmt.Fprintf(w, "python: eager PyTorch %s (csad_ref.CSAD, torch.no_grad); |Δscore|: largest difference from its scores, first call\n", rep.PythonTorch)
 	}
-	if py {
-		notes = append(notes, fmt.Sprintf("python: eager PyTorch %s (csad_ref.CSAD, torch.no_grad); |Δscore|: Go vs Python scores of the first timed call", rep.PythonTorch))
+	if rep.ONNXRuntime != "" {
+		fmt.Fprintf(w, "onnxruntime: ONNX Runtime %s on the graph of csad.ExportONNX (with maps), made in memory\n", rep.ONNXRuntime)
 	}
-	if pyErr != nil {
-		notes = append(notes, "python comparison failed: "+pyErr.Error())
+	if rep.RSSCalls > 0 {
+		fmt.Fprintf(w, "peak RSS (alone): VmHWM of a fresh process running only that column, load and %d calls\n", rep.RSSCalls)
+	}
+	if slices.ContainsFunc(rep.Results, func(r benchResult) bool { return r.PctConvPeak > 100 }) {
+		notes = append(notes, "note: above 100 % of the conv peak means other load slowed every measurement of the peak; "+
+			"the paired ratios are still comparable, the percentages are not")
+	}
+	if rep.OMPWaitPolicy == "" && rep.LoadAverage > float64(rep.CPUs) {
+		notes = append(notes, fmt.Sprintf("warning: the machine was busy (load average %.1f on %d CPUs) and OMP_WAIT_POLICY is unset: "+
+			"OpenMP's spin-waiting then slows eager PyTorch far more than the other columns (10-30× seen); "+
+			"the default -omp-wait-policy passive gives every column the same policy", rep.LoadAverage, rep.CPUs))
 	}
 	for _, n := range notes {
 		fmt.Fprintln(w, n)
 	}
+}
+
+const ompWaitPolicy = "OMP_WAIT_POLICY"
+
+// reexecWith replaces this process by a fresh run of the same command line with the
+// environment variable key set to v; it returns only on failure.
+func reexecWith(key, v string) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("bench: finding this binary to re-run it with %s=%s: %w (-omp-wait-policy inherit skips this)", key, v, err)
+	}
+	if err := os.Setenv(key, v); err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	err = syscall.Exec(exe, os.Args, os.Environ())
+	return fmt.Errorf("bench: re-running %s with %s=%s: %w (-omp-wait-policy inherit skips this)", exe, key, v, err)
+}
+
+// loadAverage is the 1-minute load average from /proc/loadavg, 0 where unavailable (it only
+// decides whether to warn).
+func loadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	v, err := strconv.ParseFloat(f[0], 64)
+	if err != nil {
+		return 0
+	}
+	return v
 }

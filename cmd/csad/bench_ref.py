@@ -1,25 +1,31 @@
-"""Python side of 'csad bench': times the same .csad model in eager PyTorch, the official way.
+"""Python side of 'csad bench': the same .csad model in eager PyTorch, the official way, as a worker
+that times one forward pass whenever the Go side asks, so that its calls interleave with Go's.
 
 The csad binary writes this script next to csad_ref.py (package csad/pyref, the one Python
 source of the model) in a temporary folder and runs
 
-    python3 bench_ref.py --model M.csad --batches 1,8 --threads N --warmup W --iters K --seed S
+    python3 bench_ref.py --model M.csad --batches 1,8 --threads N --seed S [--flops]
 
 It reads the .csad file itself (safetensors: 8-byte little-endian header length, JSON header with
 dtype/shape/data_offsets per tensor and __metadata__["csad"] = the csad-go Header, whose "config"
 is csad_ref's config dict), builds csad_ref.CSAD(config), load_state_dict(strict=True), eval(),
-torch.set_num_threads(N), and per batch size B: x = torch.randn(B, 3, 256, 256) right after
-torch.manual_seed(S) (the Go side draws the same), W warm-up calls, then K timed calls of model(x)
-under torch.no_grad(). Peak RSS is VmHWM of /proc/self/status, reset through
-/proc/self/clear_refs (after malloc_trim) before each batch size where the kernel allows. With --flops it also counts
-the convolutions' multiply-accumulates with forward hooks on every nn.Conv2d in one batch-1 pass
+torch.set_num_threads(N), and for each batch size B draws x = torch.randn(B, 3, S, S) right after
+torch.manual_seed(S) (the Go side draws the same). With --flops it counts the convolutions'
+multiply-accumulates with forward hooks on every nn.Conv2d in one batch-1 pass
 (out.numel() / B * in_channels / groups * kh * kw, times 2).
 
-Prints one JSON object on stdout; progress goes to stderr.
+Then it answers one JSON line on stdout per line on stdin:
+
+    (start-up)  {"ready": true, "torch": "1.13.1", "threads": N, "flops": F}
+    run B       one timed call model(x_B) under torch.no_grad():
+                {"seconds": 0.51, "scores": [...]}; "scores" on the first call of each B only
+    rss         {"peak_rss_bytes": VmHWM of this process, load included}
+    quit        exits (so does end of input)
+
+A failure answers {"error": "..."} and exits 1. Progress and tracebacks go to stderr.
 """
 
 import argparse
-import ctypes
 import json
 import os
 import struct
@@ -37,8 +43,9 @@ DTYPES = {"F32": torch.float32, "F64": torch.float64, "F16": torch.float16, "BF1
           "U8": torch.uint8, "BOOL": torch.bool}
 
 
-def log(msg):
-    print(msg, file=sys.stderr, flush=True)
+def reply(obj):
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
 
 
 def read_csad(path):
@@ -50,44 +57,29 @@ def read_csad(path):
     base = 8 + n
     info = meta.pop("__metadata__", {}) or {}
     if "csad" not in info:
-        raise SystemExit(f"{path}: no csad header (not a .csad file)")
+        raise ValueError(f"{path}: no csad header (not a .csad file)")
     header = json.loads(info["csad"])
     sd = {}
     for name, t in meta.items():
         dt = DTYPES[t["dtype"]]
-        start, end = t["data_offsets"]
+        start, _ = t["data_offsets"]
         count = 1
         for d in t["shape"]:
             count *= d
         if count == 0:
             sd[name] = torch.empty(t["shape"], dtype=dt)
             continue
-        # frombuffer shares data's memory; clone so the file buffer can be dropped.
+        # frombuffer shares data's memory; clone so the file buffer can be dropped, as
+        # torch.load does not keep the file either.
         sd[name] = torch.frombuffer(data, dtype=dt, count=count, offset=base + start).reshape(t["shape"]).clone()
     return header, sd
 
 
-def reset_peak():
-    try:  # hand glibc's free heap memory back first, as the Go side does
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
 def peak_rss():
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
     return 0
 
 
@@ -108,13 +100,39 @@ def count_flops(model, size):
     return 2 * macs[0]
 
 
+def serve(model, inputs, lines):
+    scored = set()
+    for line in lines:
+        cmd = line.split()
+        if not cmd:
+            continue
+        if cmd[0] == "quit":
+            return
+        if cmd[0] == "rss":
+            reply({"peak_rss_bytes": peak_rss()})
+            continue
+        if cmd[0] != "run" or len(cmd) != 2 or not cmd[1].isdigit() or int(cmd[1]) not in inputs:
+            raise ValueError(f"unknown request {line.strip()!r}: want 'run B' (B one of "
+                             f"{sorted(inputs)}), 'rss' or 'quit'")
+        b = int(cmd[1])
+        x = inputs[b]
+        with torch.no_grad():
+            t0 = time.perf_counter()
+            y = model(x)
+            secs = time.perf_counter() - t0
+        out = {"seconds": secs}
+        if b not in scored:
+            out["scores"] = y.tolist()
+            scored.add(b)
+        del y
+        reply(out)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", required=True)
-    ap.add_argument("--batches", default="1,8")
+    ap.add_argument("--batches", default="1")
     ap.add_argument("--threads", type=int, default=0)
-    ap.add_argument("--warmup", type=int, default=3)
-    ap.add_argument("--iters", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--flops", action="store_true")
     a = ap.parse_args()
@@ -128,34 +146,22 @@ def main():
     model.eval()
     del sd
     size = cfg["image_size"]
-    out = {"torch": torch.__version__, "threads": torch.get_num_threads(), "results": []}
-    if a.flops:
-        out["flops"] = count_flops(model, size)
-    for b in [int(v) for v in a.batches.split(",") if v]:
+    inputs = {}
+    for b in sorted({int(v) for v in a.batches.split(",") if v}):
         torch.manual_seed(a.seed)
-        x = torch.randn(b, 3, size, size)
-        reset_ok = reset_peak()
-        lat = []
-        scores = None
-        with torch.no_grad():
-            for _ in range(a.warmup):
-                model(x)
-            for i in range(a.iters):
-                t0 = time.perf_counter()
-                y = model(x)
-                lat.append(time.perf_counter() - t0)
-                if i == 0:
-                    scores = y.tolist()
-                del y
-        total = sum(lat)
-        r = {"batch": b, "latencies_s": lat, "total_s": total,
-             "images_per_s": b * len(lat) / total if total > 0 else 0.0,
-             "peak_rss_bytes": peak_rss(), "peak_rss_reset": reset_ok, "scores": scores}
-        out["results"].append(r)
-        log(f"python: batch {b}: {r['images_per_s']:.3f} images/s")
-    json.dump(out, sys.stdout)
-    sys.stdout.write("\n")
+        inputs[b] = torch.randn(b, 3, size, size)
+    ready = {"ready": True, "torch": torch.__version__, "threads": torch.get_num_threads()}
+    if a.flops:
+        ready["flops"] = count_flops(model, size)
+    reply(ready)
+    serve(model, inputs, sys.stdin)
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except Exception as e:  # the Go side reads the reason from this line
+        import traceback
+        traceback.print_exc(file=sys.stderr)
+        reply({"error": f"{type(e).__name__}: {e}"})
+        sys.exit(1)

@@ -1,61 +1,272 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"math"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/csad-go/csad/csad"
 )
 
-// TestBenchSmall runs 'csad bench' on the small golden model, once per mode at batch 1, with
-// the PyTorch comparison: Go's FLOPs must equal the forward-hook count of csad_ref in PyTorch,
-// and the exact mode's scores PyTorch's. It needs /usr/bin/python3 with torch ('make setup')
-// and fails without it.
+// The RSS phase re-runs this binary; in tests that is the test binary, which runs main when
+// CSAD_RUN_MAIN is set (TestMain). The later CSAD_ARGS wins over the inherited one.
+func init() {
+	benchSelfCmd = func(ctx context.Context, args ...string) (*exec.Cmd, error) {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, err
+		}
+		cmd := exec.CommandContext(ctx, exe, "-test.run=^$")
+		cmd.Env = append(os.Environ(), "CSAD_RUN_MAIN=1", "CSAD_ARGS="+strings.Join(args, " "))
+		return cmd, nil
+	}
+}
+
+// TestBenchFlags: every bad flag is refused with a message naming it, before anything loads.
+func TestBenchFlags(t *testing.T) {
+	model := filepath.Join(t.TempDir(), "m.csad")
+	require.NoError(t, os.WriteFile(model, []byte("x"), 0o644))
+	base := func() benchOptions {
+		return benchOptions{model: model, python: "/usr/bin/python3", columns: benchColumns, batches: []int{1},
+			iters: 2, warmup: 1, rssCalls: 1, usePython: true, ompPolicy: "passive"}
+	}
+	for _, tc := range []struct {
+		name     string
+		edit     func(*benchOptions)
+		explicit bool // -columns given on the command line
+		want     string
+	}{
+		{"no model", func(o *benchOptions) { o.model = "" }, false, "-model is required"},
+		{"missing model", func(o *benchOptions) { o.model = filepath.Join(t.TempDir(), "none.csad") }, false, "no such file"},
+		{"unknown column", func(o *benchOptions) { o.columns = []string{"torch-exact", "tensorflow"} }, true, `unknown column "tensorflow"`},
+		{"twice", func(o *benchOptions) { o.columns = []string{colFast, colFast} }, true, "names torch-fast twice"},
+		{"no column", func(o *benchOptions) { o.columns = nil }, true, "-columns needs at least one"},
+		{"python off but named", func(o *benchOptions) { o.usePython, o.columns = false, []string{colPython} }, true, "-python=false contradicts -columns python"},
+		{"python off leaves none", func(o *benchOptions) { o.usePython, o.columns = false, []string{colPython} }, false, "leaves no column"},
+		{"iters", func(o *benchOptions) { o.iters = 0 }, false, "-iters 0 is out of range"},
+		{"iters huge", func(o *benchOptions) { o.iters = maxBenchIters + 1 }, false, "-iters 100001 is out of range"},
+		{"warmup", func(o *benchOptions) { o.warmup = -1 }, false, "-warmup -1 is out of range"},
+		{"rss calls", func(o *benchOptions) { o.rssCalls = -2 }, false, "-rss-calls -2 is out of range"},
+		{"threads", func(o *benchOptions) { o.threads = -1 }, false, "-threads -1 is out of range"},
+		{"batch", func(o *benchOptions) { o.batches = []int{1, 0} }, false, "-batch 0 is out of range"},
+		{"batch twice", func(o *benchOptions) { o.batches = []int{8, 8} }, false, "-batch names 8 twice"},
+		{"no batch", func(o *benchOptions) { o.batches = nil }, false, "-batch needs at least one size"},
+		{"python bin", func(o *benchOptions) { o.python = "/nonexistent/python3" }, false, "-python-bin /nonexistent/python3 not found"},
+		{"omp policy", func(o *benchOptions) { o.ompPolicy = "spin" }, false, `-omp-wait-policy "spin"`},
+		{"rss-only python", func(o *benchOptions) { o.rssOnly = colPython }, false, `-rss-only "python"`},
+		{"rss-only two batches", func(o *benchOptions) { o.rssOnly, o.batches = colExact, []int{1, 8} }, false, "one batch size, not 2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := base()
+			tc.edit(&o)
+			err := o.resolveColumns(tc.explicit)
+			if err == nil {
+				err = o.validate()
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+			assert.True(t, strings.HasPrefix(err.Error(), "bench: "), err.Error())
+		})
+	}
+
+	o := base()
+	o.usePython = false
+	require.NoError(t, o.resolveColumns(false))
+	assert.Equal(t, []string{colExact, colFast, colORT}, o.columns, "-python=false drops the python column only")
+	require.NoError(t, o.validate())
+
+	// Through the command line: cobra's parsing reaches the same checks.
+	_, stderr, code := runMain(t, "bench", "-model", model, "-columns", "torch-exact,tensorflow")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, `unknown column "tensorflow"`)
+}
+
+// TestPairedRatioMedian: the figure is the median of per-round ratios, robust to one slow
+// round that a ratio of sums (or of means) is not; failed rounds (NaN) are skipped.
+func TestPairedRatioMedian(t *testing.T) {
+	py := []float64{2, 4, 6, math.NaN(), 8, 2}
+	col := []float64{1, 2, 2, 1, 40, 1} // round 5: a stall of the shared machine on this column
+	z, n := pairedRatioMedian(py, col)
+	// Ratios 2, 2, 3, 0.2, 2 (round 4 skipped) → sorted 0.2 2 2 2 3: median 2.
+	assert.Equal(t, 5, n)
+	assert.Equal(t, 2.0, z)
+	// The ratio of the sums over the same rounds, 22 s ÷ 46 s, would call the column twice as
+	// slow as Python because of the one stall.
+	assert.Greater(t, z, 4*(22.0/46))
+
+	z, n = pairedRatioMedian([]float64{3, 5}, []float64{1, 1})
+	assert.Equal(t, 2, n)
+	assert.Equal(t, 4.0, z, "an even count takes the mean of the middle two")
+	_, n = pairedRatioMedian([]float64{math.NaN()}, []float64{1})
+	assert.Zero(t, n)
+	_, n = pairedRatioMedian(nil, []float64{1, 2})
+	assert.Zero(t, n)
+}
+
+// fakeColumn logs its calls and answers fixed times.
+type fakeColumn struct {
+	col    string
+	secs   []float64 // by timed round; the warm-up call answers 99
+	failAt int       // call number (1-based, warm-up included) that fails; 0: never
+	calls  int
+	log    *[]string
+}
+
+func (f *fakeColumn) name() string   { return f.col }
+func (f *fakeColumn) loadErr() error { return nil }
+func (f *fakeColumn) close()         {}
+func (f *fakeColumn) call(in *benchInput, scores bool) (float64, []float64, error) {
+	f.calls++
+	*f.log = append(*f.log, f.col)
+	if f.calls == f.failAt {
+		return 0, nil, errors.New("engine fell over")
+	}
+	s := 99.0
+	if f.calls > 1 {
+		s = f.secs[f.calls-2]
+	}
+	return s, []float64{float64(len(f.col))}[:in.batch], nil
+}
+
+// TestBenchInterleaves: after one warm-up call each, the columns take turns call by call, the
+// figures come from the timed rounds only, and a column that fails mid-run is reported with
+// its error while the others finish.
+func TestBenchInterleaves(t *testing.T) {
+	var log []string
+	cols := []benchColumn{
+		&fakeColumn{col: colExact, secs: []float64{1, 1, 1}, log: &log},
+		&fakeColumn{col: colFast, secs: []float64{0.5, 0.5, 4}, log: &log},
+		&fakeColumn{col: colORT, secs: []float64{1, 1, 1}, failAt: 3, log: &log},
+		&fakeColumn{col: colPython, secs: []float64{2, 1, 3}, log: &log},
+	}
+	o := benchOptions{columns: benchColumns, iters: 3, warmup: 1}
+	rs, err := benchBatch(context.Background(), cols, 4, 1, o, func(string, ...any) {})
+	require.NoError(t, err)
+	assert.Equal(t, []string{
+		colExact, colFast, colORT, colPython, // warm-up
+		colExact, colFast, colORT, colPython,
+		colExact, colFast, colORT, colPython, // the onnxruntime call fails here
+		colExact, colFast, colPython,
+	}, log)
+	require.Len(t, rs, 4)
+	byCol := map[string]benchResult{}
+	for _, r := range rs {
+		byCol[r.Column] = r
+	}
+	ex := byCol[colExact]
+	assert.Equal(t, []float64{1000, 1000, 1000}, ex.LatenciesMs)
+	assert.Equal(t, 1000.0, ex.P50Ms)
+	assert.Equal(t, 1.0, ex.ImagesPerS)
+	require.NotNil(t, ex.VsPython)
+	assert.Equal(t, 2.0, *ex.VsPython, "ratios 2, 1, 3")
+	fa := byCol[colFast]
+	assert.Equal(t, 500.0, fa.P50Ms)
+	assert.Equal(t, 4000.0, fa.P99Ms)
+	require.NotNil(t, fa.VsPython)
+	assert.Equal(t, 2.0, *fa.VsPython, "ratios 4, 2, 0.75: the slow third round does not decide")
+	assert.Equal(t, 3, fa.Pairs)
+	assert.Equal(t, "engine fell over", byCol[colORT].Error)
+	assert.Nil(t, byCol[colORT].VsPython)
+	assert.Empty(t, byCol[colORT].LatenciesMs)
+	py := byCol[colPython]
+	assert.Equal(t, 2000.0, py.P50Ms)
+	require.NotNil(t, py.VsPython)
+	assert.Equal(t, 1.0, *py.VsPython)
+}
+
+// TestBenchSmall runs 'csad bench' on the small golden model at batch 1 with every column, two
+// interleaved rounds and the peak-RSS phase: each column has finite figures, Go's FLOPs equal
+// the forward-hook count of csad_ref in PyTorch, and the scores match PyTorch's: exact mode
+// within 1e-5, fast mode within 1e-3, ONNX Runtime within 1e-4 relative to max(|score|, 1)
+// (issue 10's bound). It needs /usr/bin/python3 with torch and ONNX Runtime ('make setup') and
+// fails without them.
 func TestBenchSmall(t *testing.T) {
 	dir := t.TempDir()
 	model := filepath.Join(dir, "small.csad")
-	if out, stderr, code := runMain(t, "import", "-in", filepath.Join("..", "..", "testdata", "golden", "model_small.pth"), "-out", model); code != 0 {
-		t.Fatalf("import: code %d, stdout %q, stderr %q", code, out, stderr)
-	}
-	out, stderr, code := runMain(t, "bench", "-model", model, "-batch", "1", "-threads", "1", "-warmup", "0", "-iters", "2", "-json")
-	if code != 0 {
-		t.Fatalf("bench: code %d, stderr %q", code, stderr)
-	}
+	out, stderr, code := runMain(t, "import", "-in", filepath.Join("..", "..", "testdata", "golden", "model_small.pth"), "-out", model)
+	require.Equal(t, 0, code, "import: stdout %q, stderr %q", out, stderr)
+
+	out, stderr, code = runMain(t, "bench", "-model", model, "-batch", "1", "-threads", "1", "-warmup", "1",
+		"-iters", "2", "-rss-calls", "1", "-json")
+	require.Equal(t, 0, code, stderr)
 	var rep benchReport
-	if err := json.Unmarshal([]byte(out), &rep); err != nil {
-		t.Fatalf("bench -json: %v\n%s", err, out)
-	}
+	require.NoError(t, json.Unmarshal([]byte(out), &rep), "bench -json (stderr %q):\n%s", stderr, out)
 	want := csad.FLOPs(csad.SmallConfig(5))
-	if rep.FLOPs != want || rep.PythonFLOPs != want {
-		t.Errorf("FLOPs: Go %d, PyTorch hooks %d, want both %d", rep.FLOPs, rep.PythonFLOPs, want)
-	}
-	if len(rep.Go) != 2 || rep.Go[0].Mode != "exact" || rep.Go[1].Mode != "fast" || len(rep.Python) != 1 {
-		t.Fatalf("rows: go %+v, python %+v", rep.Go, rep.Python)
-	}
-	for _, r := range append(rep.Go, rep.Python...) {
-		if r.Batch != 1 || r.Iters != 2 || r.ImagesPerS <= 0 || r.P50Ms <= 0 || r.P99Ms < r.P50Ms || r.PeakRSS <= 0 {
-			t.Errorf("%s row: %+v", r.Mode, r)
+	assert.Equal(t, want, rep.FLOPs)
+	assert.Equal(t, want, rep.PythonFLOPs, "PyTorch's forward hooks")
+	assert.Equal(t, benchColumns, rep.Columns)
+	assert.Equal(t, "passive", rep.OMPWaitPolicy, "the bench re-runs itself with the policy (TestMain's env lacks it)")
+	assert.NotEmpty(t, rep.ONNXRuntime)
+	assert.NotEmpty(t, rep.PythonTorch)
+	assert.Positive(t, rep.ConvPeak.ChannelsLast)
+	assert.Positive(t, rep.ConvPeak.NCHW)
+	require.Len(t, rep.Results, len(benchColumns))
+	py := rep.Results[len(rep.Results)-1]
+	require.Equal(t, colPython, py.Column)
+	require.Len(t, py.Scores, 1)
+
+	for i, r := range rep.Results {
+		assert.Equal(t, benchColumns[i], r.Column, "turn order")
+		assert.Equal(t, 1, r.Batch)
+		require.Empty(t, r.Error, r.Column)
+		require.Len(t, r.LatenciesMs, 2, r.Column)
+		for _, v := range []float64{r.P50Ms, r.P99Ms, r.ImagesPerS, r.GFLOPS, r.PctConvPeak} {
+			assert.True(t, v > 0 && !math.IsInf(v, 0), "%s: figure %v in %+v", r.Column, v, r)
 		}
-	}
-	for _, r := range rep.Go {
-		if r.RatioVsPython <= 0 || r.MaxAbsDiffScore == nil {
-			t.Errorf("%s row lacks the Python comparison: %+v", r.Mode, r)
+		assert.GreaterOrEqual(t, r.P99Ms, r.P50Ms, r.Column)
+		assert.InDelta(t, 1e3/r.P50Ms, r.ImagesPerS, 1e-9, "%s: images/s is batch ÷ p50", r.Column)
+		require.NotNil(t, r.VsPython, r.Column)
+		assert.True(t, *r.VsPython > 0 && !math.IsInf(*r.VsPython, 0), "%s: vs python %v", r.Column, *r.VsPython)
+		assert.Equal(t, 2, r.Pairs, r.Column)
+		assert.Empty(t, r.RSSError, r.Column)
+		assert.Greater(t, r.PeakRSSAlone, int64(50<<20), "%s: peak RSS alone (a process with LibTorch loaded)", r.Column)
+		if r.Column == colPython {
+			assert.Nil(t, r.MaxAbsDiffScore)
 			continue
 		}
-		// Exact mode is PyTorch's arithmetic; fast mode's maps are within float32 rounding.
-		if lim := map[string]float64{"exact": 1e-5, "fast": 1e-3}[r.Mode]; *r.MaxAbsDiffScore > lim {
-			t.Errorf("%s: scores differ from PyTorch's by %g", r.Mode, *r.MaxAbsDiffScore)
-		}
-	}
-	if rep.ConvPeak.ChannelsLast <= 0 || rep.ConvPeak.NCHW <= 0 {
-		t.Errorf("conv peak %+v", rep.ConvPeak)
+		require.Len(t, r.Scores, 1, r.Column)
+		require.NotNil(t, r.MaxAbsDiffScore, r.Column)
+		assert.Equal(t, math.Abs(r.Scores[0]-py.Scores[0]), *r.MaxAbsDiffScore, r.Column)
+		lim := map[string]float64{colExact: 1e-5, colFast: 1e-3, colORT: 1e-4 * max(math.Abs(py.Scores[0]), 1)}[r.Column]
+		assert.LessOrEqual(t, *r.MaxAbsDiffScore, lim, "%s: scores differ from PyTorch's", r.Column)
 	}
 
-	// The table names every column and both FLOP counts agree.
-	out, stderr, code = runMain(t, "bench", "-model", model, "-batch", "1", "-threads", "1", "-warmup", "0", "-iters", "1", "-fast", "-python=false")
-	if code != 0 || !strings.Contains(out, "% conv peak") || !strings.Contains(out, "fast") || strings.Contains(out, "exact") {
-		t.Errorf("table: code %d, stdout %q, stderr %q", code, out, stderr)
+	// The table: a header with every figure's column and one row per column.
+	out, stderr, code = runMain(t, "bench", "-model", model, "-batch", "1", "-threads", "1", "-warmup", "0",
+		"-iters", "1", "-rss-calls", "0", "-columns", "torch-fast")
+	require.Equal(t, 0, code, stderr)
+	for _, s := range []string{"p50 ms", "images/s", "% conv peak", "vs python", "|Δscore| max", "peak RSS MiB (alone)",
+		"torch-fast", "OMP_WAIT_POLICY passive"} {
+		assert.Contains(t, out, s)
 	}
+	for _, s := range []string{colExact, colORT, "eager PyTorch"} {
+		assert.NotContains(t, out, s)
+	}
+}
+
+// TestBenchColumnFails: a column that cannot start (here Python without torch: a Python that
+// is not one) is reported with its error, the other columns still have their figures, and the
+// run fails naming the column.
+func TestBenchColumnFails(t *testing.T) {
+	model, _ := fixture(t)
+	out, stderr, code := runMain(t, "bench", "-model", model, "-batch", "1", "-threads", "1", "-warmup", "0",
+		"-iters", "1", "-rss-calls", "0", "-columns", "torch-exact,python", "-python-bin", "/bin/false", "-json")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "python failed")
+	var rep benchReport
+	require.NoError(t, json.Unmarshal([]byte(out), &rep), out)
+	require.Len(t, rep.Results, 2)
+	assert.Empty(t, rep.Results[0].Error)
+	assert.Positive(t, rep.Results[0].P50Ms)
+	assert.Nil(t, rep.Results[0].VsPython, "no Python figures to pair with")
+	assert.Contains(t, rep.Results[1].Error, "/bin/false bench_ref.py stopped")
 }
