@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"image"
 
-	"github.com/csad-go/csad/torch"
+	"github.com/csad-go/csad/ortscore"
 )
 
 // scoreHost runs a preprocessed batch on the model's runner and fills the Results as collect
@@ -55,11 +55,8 @@ func (m *Model) scoreHost(buf []float32, imgs []image.Image) ([]*Result, []error
 	return rs, errs, nil
 }
 
-// resizeBilinear resizes a w0×h0 map to w×h with LibTorch's bilinear interpolation
-// (align_corners false), the one the torch backend uses, so maps differ between backends only
-// as much as the small maps do.
+// resizeBilinear resizes a w0×h0 map to w×h as LibTorch's bilinear interpolation
+// (align_corners false) does, bit for bit (ortscore.Resize), the one the torch backend uses.
 func resizeBilinear(src []float32, w0, h0, w, h int) ([]float32, error) {
-	s := torch.NewInferenceScope()
-	defer s.Close()
-	return torch.FromSlice(s, src, 1, 1, int64(h0), int64(w0)).Interpolate(int64(h), int64(w), torch.Bilinear, false).Float32s()
+	return ortscore.Resize(src, w0, h0, w, h)
 }
