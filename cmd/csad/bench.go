@@ -229,9 +229,6 @@ func (o benchOptions) validate() error {
 	if o.model == "" {
 		return errors.New("bench: -model is required")
 	}
-	if _, err := os.Stat(o.model); err != nil {
-		return fmt.Errorf("bench: -model: %w", err)
-	}
 	if err := checkThreads("bench", o.threads); err != nil {
 		return err
 	}
@@ -271,6 +268,10 @@ func (o benchOptions) validate() error {
 			return fmt.Errorf("bench: -python-bin %s not found: the python column needs Python with torch "+
 				"(Debian python3-torch; 'make setup' installs it); -python=false leaves it out", o.python)
 		}
+	}
+	// The file last: a flag out of range is named even when the model is not there.
+	if _, err := os.Stat(o.model); err != nil {
+		return fmt.Errorf("bench: -model: %w", err)
 	}
 	return nil
 }
