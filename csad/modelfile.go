@@ -2,8 +2,11 @@ package csad
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -95,19 +98,27 @@ func SaveModel(path string, net *Network, h Header) error {
 // LoadModel reads a .csad file: the header, then a network of the header's config whose every
 // tensor must be present with the right shape (the error names each bad key). The header is
 // checked against the stored tensors' shapes before the network is allocated, so a damaged or
-// hostile header cannot make the loader allocate more than the file holds.
+// hostile header cannot make the loader allocate more than the file holds. The weights are read
+// from the file straight into the network's tensors: loading holds them once, as the model
+// does afterwards, with no copy of the file or of the tensors beside them.
 func LoadModel(path string) (*Network, Header, error) {
-	s := torch.NewScope()
-	defer s.Close()
-	ts, meta, err := torch.LoadTensorsMeta(s, path)
+	f, err := torch.OpenSafetensors(path)
 	if err != nil {
-		return nil, Header{}, fmt.Errorf("csad: load model %s: %w (is it a .csad file? convert checkpoints with 'csad import')", path, err)
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
+			return nil, Header{}, fmt.Errorf("csad: load model: %w", err)
+		}
+		return nil, Header{}, fmt.Errorf("csad: load model %s: not a .csad file (convert checkpoints with 'csad import'): %w", path, err)
 	}
-	raw, ok := meta["csad"]
+	defer f.Close()
+	raw, ok := f.Metadata()["csad"]
 	if !ok {
 		return nil, Header{}, fmt.Errorf("csad: load model %s: no csad header: not a .csad file (convert checkpoints with 'csad import')", path)
 	}
-	h, err := checkHeader([]byte(raw), shapesOf(ts))
+	sh := shapes{}
+	for _, e := range f.Entries() {
+		sh[e.Name] = e.Shape
+	}
+	h, err := checkHeader([]byte(raw), sh)
 	if err != nil {
 		return nil, h, fmt.Errorf("csad: load model %s: %w", path, err)
 	}
@@ -115,11 +126,66 @@ func LoadModel(path string) (*Network, Header, error) {
 	if err != nil {
 		return nil, h, fmt.Errorf("csad: load model %s: %w", path, err)
 	}
-	if err := nn.LoadStateDict(net, ts, true); err != nil {
+	if err := loadWeights(f, net); err != nil {
 		net.Close()
 		return nil, h, fmt.Errorf("csad: load model %s: %w", path, err)
 	}
 	return net, h, nil
+}
+
+// loadWeights fills net's parameters and buffers from f, matched by name, with the checks of
+// nn.LoadStateDict(strict): nothing is written unless every name is there with its shape, and
+// the error lists every key that is not. A tensor of the model's dtype is read from the file
+// into the model's own memory; any other (a float64 statistic, say) is converted as Assign does.
+func loadWeights(f *torch.SafetensorsFile, net *Network) error {
+	own := nn.StateDict(net)
+	e := &nn.LoadError{}
+	ownNames := make(map[string]bool, len(own))
+	for _, n := range own {
+		ownNames[n.Name] = true
+		ent, ok := f.Entry(n.Name)
+		if !ok {
+			e.Missing = append(e.Missing, n.Name)
+			continue
+		}
+		if err := n.Tensor.Err(); err != nil {
+			e.Failed = append(e.Failed, n.Name+": "+err.Error())
+			continue
+		}
+		if want := n.Tensor.Shape(); !slices.Equal(ent.Shape, want) {
+			e.Mismatched = append(e.Mismatched, fmt.Sprintf("%s: checkpoint %v vs model %v", n.Name, ent.Shape, want))
+		}
+	}
+	for _, ent := range f.Entries() {
+		if !ownNames[ent.Name] {
+			e.Unexpected = append(e.Unexpected, ent.Name)
+		}
+	}
+	slices.Sort(e.Unexpected)
+	if len(e.Missing) > 0 || len(e.Unexpected) > 0 || len(e.Mismatched) > 0 || len(e.Failed) > 0 {
+		return e
+	}
+	for _, n := range own {
+		ent, _ := f.Entry(n.Name)
+		d, ok := torch.DTypeFromCheckpoint(ent.DType)
+		var err error
+		if ok && d == n.Tensor.DType() && n.Tensor.IsContiguous() && n.Tensor.Device().Type == torch.DeviceCPU {
+			err = f.ReadInto(n.Name, n.Tensor)
+		} else {
+			t := f.Load(nil, n.Name)
+			if err = t.Err(); err == nil {
+				err = n.Tensor.Assign(t)
+			}
+			t.Close()
+		}
+		if err != nil {
+			e.Failed = append(e.Failed, n.Name+": "+err.Error())
+		}
+	}
+	if len(e.Failed) > 0 {
+		return e
+	}
+	return nil
 }
 
 // checkHeader parses a model header and checks it against the shapes of the stored tensors.

@@ -90,13 +90,21 @@ TorchStatus torch_op_call(TorchOp *op, int nargs, const int32_t *kinds, const in
   NEED(nouts);
   *nouts = 0;
   NEED(op);
-  NEED(outs);
+  if (maxouts > 0) NEED(outs);
   csad::ModeGuard guard(mode);
   const auto &args = op->handle.schema().arguments();
   if (static_cast<size_t>(nargs) > args.size())
     return csad::fail(TORCH_ERR_INVALID, op->name + " takes " + std::to_string(args.size()) + " arguments, got " +
                                              std::to_string(nargs));
-  torch::jit::Stack stack;
+  // One stack per OS thread, reused: a call never runs another on the same thread before it
+  // returns, and keeping the vector's capacity saves an allocation per call. It is emptied on
+  // every way out, so no tensor outlives the call in it.
+  thread_local torch::jit::Stack stack;
+  struct Clear {
+    torch::jit::Stack &s;
+    ~Clear() { s.clear(); }
+  } clear{stack};
+  stack.clear();
   stack.reserve(args.size());
   for (size_t i = 0; i < args.size(); i++) {
     int kind = i < static_cast<size_t>(nargs) ? kinds[i] : TORCH_ARG_DEFAULT;
@@ -104,7 +112,12 @@ TorchStatus torch_op_call(TorchOp *op, int nargs, const int32_t *kinds, const in
                               i < static_cast<size_t>(nargs) ? b[i] : 0, ipool, dpool, tpool, spool, args[i]));
   }
   op->handle.callBoxed(&stack);
-  collect_all(stack, outs, maxouts, nouts);
+  if (maxouts == 0) {
+    // The caller holds the result already (an in-place operator's alias): count it, wrap nothing.
+    *nouts = static_cast<int>(stack.size());
+  } else {
+    collect_all(stack, outs, maxouts, nouts);
+  }
   GUARD_END
 }
 

@@ -37,7 +37,9 @@ enum {
 TorchStatus torch_op_find(const char *name, const char *overload, TorchOp **out) TORCH_NOEXCEPT;
 
 /* Runs op with nargs arguments (missing trailing ones take their defaults) under mode. Tensor
- * results (also those inside returned lists/tuples) are written to outs; *nouts says how many. */
+ * results (also those inside returned lists/tuples) are written to outs; *nouts says how many.
+ * With maxouts 0 no handle is made (outs may be NULL) and *nouts is the number of values the
+ * operator returned: for in-place operators, whose result is an operand the caller holds. */
 TorchStatus torch_op_call(TorchOp *op, int nargs, const int32_t *kinds, const int64_t *a, const int64_t *b,
                           const int64_t *ipool, const double *dpool, TorchTensor *const *tpool, const char *spool,
                           int mode, TorchTensor **outs, int maxouts, int *nouts) TORCH_NOEXCEPT;

@@ -1,6 +1,13 @@
 #include "tensor.h"
 
+#include <dlfcn.h>
+
 #include <atomic>
+#include <cstdlib>
+#include <cstring>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include <ATen/ATen.h>
 #include <torch/cuda.h>
@@ -28,11 +35,65 @@ int desired_threads() {
 }
 }  // namespace
 
+#if defined(__GLIBC__)
+namespace {
+// LibTorch's CPU tensors come from malloc, and glibc's defaults suit a program that allocates
+// from one thread in small pieces; a Go program running LibTorch is neither, and the profile
+// showed what that costs (docs/performance.md):
+//
+//   - Each OS thread that allocates gets an arena of its own (up to 8 per core), and Go runs a
+//     goroutine's successive cgo calls on whichever thread is free. The tensors of one forward
+//     pass then come from several arenas, each caching its own freed blocks: the working set is
+//     held once per arena (the peak RSS grew with every call) and each change of arena faults
+//     its pages in afresh (thousands a call). One arena, as Python's one allocating thread has.
+//   - Freed memory at the top of the heap goes back to the system once it passes the trim
+//     threshold, and blocks above the mmap threshold are unmapped on free; glibc moves both with
+//     the blocks it sees, and a Go process's heap top, free of Python's small objects, is given
+//     back and faulted in again on the next call (16,000 faults a training step at width 64,
+//     128 px). Blocks up to 16 MiB come from the heap, which keeps up to 1 GiB of free top: what
+//     the process has used it keeps for the next call, never more than its peak. Larger blocks
+//     are mapped and unmapped: so few that their faults cost little, and kept out of the heap,
+//     whose fragmentation they would otherwise raise the peak by (paper-size model, batch 1,
+//     peak RSS against the threshold: 128 KiB 547 MiB, 4 MiB 591, 16 MiB 658, 32 MiB 767).
+//
+// A variable the user sets (MALLOC_ARENA_MAX, MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_, or
+// the glibc.malloc tunables) wins over each choice.
+bool user_set(const char *env, const char *tunable) noexcept {
+  const char *tun = std::getenv("GLIBC_TUNABLES");
+  return std::getenv(env) != nullptr || (tun != nullptr && std::strstr(tun, tunable) != nullptr);
+}
+
+struct MallocSetup {
+  MallocSetup() noexcept {
+    if (!user_set("MALLOC_ARENA_MAX", "arena_max")) mallopt(M_ARENA_MAX, 1);
+    // Setting either threshold stops glibc moving the other, so both are set together.
+    if (!user_set("MALLOC_MMAP_THRESHOLD_", "mmap_threshold") && !user_set("MALLOC_TRIM_THRESHOLD_", "trim_threshold")) {
+      mallopt(M_MMAP_THRESHOLD, 16 << 20);
+      mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    }
+  }
+} malloc_setup;
+}  // namespace
+#endif
+
+// set_thread_count gives the calling OS thread n OpenMP threads. at::set_num_threads would do it
+// too, but it also rebuilds LibTorch's process-wide pthreadpool (a thread that spins for
+// milliseconds when made), and LibTorch already does that once on each new thread (its lazy
+// per-thread initialisation); OpenMP's own setter is all a thread needs. Without OpenMP (a
+// LibTorch with its native thread pool) the count is process-wide and at::set_num_threads is
+// the way.
+void set_thread_count(int n) {
+  using setter = void (*)(int);
+  static const setter omp = reinterpret_cast<setter>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
+  if (omp != nullptr) omp(n);
+  else at::set_num_threads(n);
+}
+
 void sync_threads() {
   thread_local int applied = 0;
   int want = desired_threads();
   if (applied != want) {
-    at::set_num_threads(want);
+    set_thread_count(want);
     applied = want;
   }
 }
@@ -55,6 +116,26 @@ TorchStatus torch_tensor_from_data(const void *data, size_t nbytes, int dtype, c
                                              std::to_string(want));
   if (nbytes > 0) std::memcpy(t.data_ptr(), data, nbytes);
   *out = wrap(std::move(t));
+  GUARD_END
+}
+
+TorchStatus torch_tensor_data(TorchTensor *t, void **data, size_t *nbytes) noexcept {
+  GUARD_BEGIN
+  NEED(t);
+  NEED(data);
+  NEED(nbytes);
+  *data = nullptr;
+  *nbytes = 0;
+  const at::Tensor &x = t->t;
+  if (!x.defined()) return csad::fail(TORCH_ERR_INVALID, "undefined tensor has no data");
+  if (!x.device().is_cpu())
+    return csad::fail(TORCH_ERR_INVALID, "tensor is on " + x.device().str() + ", its memory can only be written on the CPU");
+  if (!x.is_contiguous() || x.storage_offset() != 0 || x.is_sparse() || x.is_quantized())
+    return csad::fail(TORCH_ERR_INVALID, "tensor is not a dense contiguous tensor at the start of its storage");
+  size_t n = x.numel() * x.element_size();
+  if (x.storage().nbytes() < n) return csad::fail(TORCH_ERR_INTERNAL, "storage smaller than the tensor");
+  *data = n > 0 ? x.data_ptr() : nullptr;
+  *nbytes = n;
   GUARD_END
 }
 
@@ -207,6 +288,10 @@ void torch_set_num_threads(int n) noexcept {
   if (n < 1) return;
   try {
     csad::desired_threads();
+    // LibTorch's own record, which its per-thread initialisation reads; set only on a change,
+    // as setting it rebuilds LibTorch's pthreadpool.
+    static std::atomic<int> told{0};
+    if (told.exchange(n) != n) at::set_num_threads(n);
     csad::g_num_threads.store(n);
     csad::sync_threads();
   } catch (...) {

@@ -14,6 +14,10 @@ extern "C" {
 /* Copies nbytes of host data into a new CPU tensor of the given c10::ScalarType and shape. */
 TorchStatus torch_tensor_from_data(const void *data, size_t nbytes, int dtype, const int64_t *shape, int ndim,
                                    TorchTensor **out) TORCH_NOEXCEPT;
+/* The memory of a dense, contiguous CPU tensor that starts its storage: *data (NULL when it has
+ * no elements) and *nbytes. Valid while the tensor lives and is not resized; lets the caller
+ * fill a tensor it just allocated straight from a file, without a copy in between. */
+TorchStatus torch_tensor_data(TorchTensor *t, void **data, size_t *nbytes) TORCH_NOEXCEPT;
 /* Copies the tensor's values, made contiguous and moved to the CPU, into dst (nbytes must match). */
 TorchStatus torch_tensor_copy_to(TorchTensor *t, void *dst, size_t nbytes) TORCH_NOEXCEPT;
 void torch_tensor_free(TorchTensor *t) TORCH_NOEXCEPT;

@@ -8,8 +8,11 @@ benchmark can alternate Go and Python step by step on the same machine state.
 Protocol (one line each way): on start-up the script builds both set-ups, runs one untimed
 warm-up step of each kind and prints "ready <torch version>" (or "missing <reason>" and exits 0
 when torch cannot be imported, so the benchmark can skip). Then for each line on stdin:
-    lgst   one LGST iteration (§3.5) -> prints its wall time in seconds
-    seg    one segmentor iteration (§4.3, full loss) -> prints its wall time in seconds
+    lgst   one LGST iteration (§3.5) -> prints its wall time and the CPU time of the whole
+           process (every thread), in seconds, and the minor page faults it took
+    seg    one segmentor iteration (§4.3, full loss) -> the same
+    conv5-wW-Ppx  one step of a plain 5-convolution net of width W on P×P images with Adam
+           (csad/train's convNetBenchStep; W/P = 8/16, 32/64, 64/128) -> the same
     quit   exits
 Anything else prints "error <message>" and exits 1.
 
@@ -29,6 +32,7 @@ OMP_WAIT_POLICY=passive (see BenchmarkTrainStep).
 """
 
 import os
+import resource
 import sys
 import time
 
@@ -113,11 +117,36 @@ def seg_setup(cfg):
     return run
 
 
+CONV_SIZES = ((8, 16), (32, 64), (64, 128))   # (width, px): csad/train's convNetSizes
+
+
+def conv_setup(width, px):
+    """The Go benchmark's convNetBenchStep: five 3x3 convolutions with ReLUs between, MSE, Adam
+    with PyTorch's defaults, gradients set to None before each step."""
+    torch.manual_seed(11)
+    w = width
+    layers = []
+    for cin, cout in ((3, w), (w, w), (w, w), (w, w), (w, 3)):
+        layers += [torch.nn.Conv2d(cin, cout, 3, padding=1), torch.nn.ReLU()]
+    net = torch.nn.Sequential(*layers[:-1])
+    opt = torch.optim.Adam(net.parameters())
+    x, y = torch.randn(BATCH, 3, px, px), torch.randn(BATCH, 3, px, px)
+
+    def run():
+        opt.zero_grad(set_to_none=True)
+        loss = torch.nn.functional.mse_loss(net(x), y)
+        loss.backward()
+        opt.step()
+    return run
+
+
 def main():
     threads = int(sys.argv[1]) if len(sys.argv) > 1 else 2
     torch.set_num_threads(threads)
     cfg = csad_ref.small_config(CLASSES)
     steps = {"lgst": lgst_setup(cfg), "seg": seg_setup(cfg)}
+    for w, px in CONV_SIZES:
+        steps[f"conv5-w{w}-{px}px"] = conv_setup(w, px)
     for run in steps.values():   # warm-up: first-call allocations and kernel selection
         run()
     reply(f"ready {torch.__version__}")
@@ -127,11 +156,13 @@ def main():
             return
         run = steps.get(cmd)
         if run is None:
-            reply(f"error unknown command {cmd!r}: want lgst, seg or quit")
+            reply(f"error unknown command {cmd!r}: want one of {', '.join(steps)} or quit")
             sys.exit(1)
-        t0 = time.perf_counter()
+        f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        c0, t0 = time.process_time(), time.perf_counter()
         run()
-        reply(repr(time.perf_counter() - t0))
+        dt, dc = time.perf_counter() - t0, time.process_time() - c0
+        reply(f"{dt!r} {dc!r} {resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0}")
 
 
 if __name__ == "__main__":

@@ -3,13 +3,18 @@ package torch
 /*
 #include <stdlib.h>
 #include "dispatch.h"
+#include "tensor.h"
 */
 import "C"
 
 import (
+	"cmp"
 	"math"
 	"runtime"
+	"slices"
 	"sync"
+	"sync/atomic"
+	"time"
 	"unsafe"
 )
 
@@ -17,19 +22,30 @@ import (
 // path Python's torch functions take.
 type op struct {
 	name, overload string
+	full           string // name.overload, made once: error paths name it, the hot path must not build it
 	once           sync.Once
 	h              *C.TorchOp
 	err            error
+	calls, nanos   atomic.Int64 // while op timing is on
 }
 
-func newOp(name, overload string) *op { return &op{name: name, overload: overload} }
+var (
+	opsMu  sync.Mutex
+	allOps []*op
+)
 
-func (o *op) fullName() string {
-	if o.overload == "" {
-		return o.name
+func newOp(name, overload string) *op {
+	o := &op{name: name, overload: overload, full: name}
+	if overload != "" {
+		o.full = name + "." + overload
 	}
-	return o.name + "." + o.overload
+	opsMu.Lock()
+	allOps = append(allOps, o)
+	opsMu.Unlock()
+	return o
 }
+
+func (o *op) fullName() string { return o.full }
 
 func (o *op) handle() (*C.TorchOp, error) {
 	o.once.Do(func() {
@@ -54,6 +70,10 @@ type args struct {
 	explicit *Scope    // set by factories: where results go
 	hasScope bool
 	nilInput bool // a nil *Tensor was passed where a tensor is required
+	// The result handles, here rather than on the stack: memory handed to C escapes, and the
+	// pool reuses it instead of allocating it on every call.
+	outs [maxOutputs]*C.TorchTensor
+	n    C.int
 }
 
 var argsPool = sync.Pool{New: func() any { return new(args) }}
@@ -66,6 +86,8 @@ func (x *args) release() {
 	clear(x.inputs)
 	x.inputs = x.inputs[:0]
 	x.explicit, x.hasScope, x.nilInput = nil, false, false
+	clear(x.outs[:x.n])
+	x.n = 0
 	argsPool.Put(x)
 }
 
@@ -186,59 +208,107 @@ func (x *args) def() *args { return x.push(C.TORCH_ARG_DEFAULT, 0, 0) }
 
 const maxOutputs = 64
 
-// call runs the operator and releases x. Results belong to the youngest scope among the operands
-// (or the factory's explicit scope); on failure each of the want results carries the error.
-func (o *op) call(x *args, want int) []*Tensor {
-	defer x.release()
+// run checks x's operands and scope and calls the operator, leaving the result handles in
+// x.outs[:x.n]. It returns the scope the results belong to (the youngest among the operands, or
+// the factory's explicit one). With keep false the results are counted but never wrapped, for
+// in-place operators whose result is an alias of an operand the caller already holds.
+func (o *op) run(x *args, keep bool) (*Scope, error) {
 	s := x.explicit
 	if !x.hasScope {
 		s = resultScope(x.inputs)
 	}
-	fail := func(err error) []*Tensor {
+	if x.nilInput {
+		return s, errorf(o.full, CodeInvalid, "nil tensor operand")
+	}
+	for _, t := range x.inputs {
+		if err := t.errFor(o.full); err != nil {
+			return s, err
+		}
+	}
+	if err := s.usable(o.full); err != nil {
+		return s, err
+	}
+	h, err := o.handle()
+	if err != nil {
+		return s, err
+	}
+	maxouts := C.int(maxOutputs)
+	if !keep {
+		maxouts = 0
+	}
+	opCalls.Add(1)
+	timing := opTiming.Load()
+	var t0 time.Time
+	if timing {
+		t0 = time.Now()
+	}
+	st := C.torch_op_call(h, C.int(len(x.kinds)), ptr32(x.kinds), ptr64(x.a), ptr64(x.b), ptr64(x.ipool),
+		ptrF64(x.dpool), ptrT(x.tpool), ptrS(x.spool), C.int(s.Mode()), &x.outs[0], maxouts, &x.n)
+	runtime.KeepAlive(x.inputs)
+	if timing {
+		o.nanos.Add(int64(time.Since(t0)))
+		o.calls.Add(1)
+	}
+	return s, statusErr(o.full, st)
+}
+
+// wrongCount frees results of an unexpected count and says so.
+func (o *op) wrongCount(x *args, want int) error {
+	for _, h := range x.outs[:x.n] {
+		C.torch_tensor_free(h)
+	}
+	return errorf(o.full, CodeInternal, "returned %d tensors, expected %d", x.n, want)
+}
+
+// call runs the operator and releases x. Results belong to the youngest scope among the operands
+// (or the factory's explicit scope); on failure each of the want results carries the error.
+func (o *op) call(x *args, want int) []*Tensor {
+	defer x.release()
+	s, err := o.run(x, true)
+	if err == nil && want > 0 && int(x.n) != want {
+		err = o.wrongCount(x, want)
+	}
+	if err != nil {
 		out := make([]*Tensor, max(want, 1))
 		for i := range out {
 			out[i] = failed(err, s)
 		}
 		return out
 	}
-	if x.nilInput {
-		return fail(errorf(o.fullName(), CodeInvalid, "nil tensor operand"))
-	}
-	for _, t := range x.inputs {
-		if err := t.errFor(o.fullName()); err != nil {
-			return fail(err)
-		}
-	}
-	if err := s.usable(o.fullName()); err != nil {
-		return fail(err)
-	}
-	h, err := o.handle()
-	if err != nil {
-		return fail(err)
-	}
-	var outs [maxOutputs]*C.TorchTensor
-	var n C.int
-	st := C.torch_op_call(h, C.int(len(x.kinds)), ptr32(x.kinds), ptr64(x.a), ptr64(x.b), ptr64(x.ipool),
-		ptrF64(x.dpool), ptrT(x.tpool), ptrS(x.spool), C.int(s.Mode()), &outs[0], maxOutputs, &n)
-	runtime.KeepAlive(x.inputs)
-	if err := statusErr(o.fullName(), st); err != nil {
-		return fail(err)
-	}
-	res := make([]*Tensor, int(n))
+	res := make([]*Tensor, int(x.n))
 	for i := range res {
-		res[i] = newTensor(outs[i], s)
-	}
-	if want > 0 && len(res) != want {
-		for _, t := range res {
-			t.Close()
-		}
-		return fail(errorf(o.fullName(), CodeInternal, "returned %d tensors, expected %d", n, want))
+		res[i] = newTensor(x.outs[i], s)
 	}
 	return res
 }
 
-// call1 runs a single-result operator.
-func (o *op) call1(x *args) *Tensor { return o.call(x, 1)[0] }
+// call1 runs a single-result operator: call without the result slice.
+func (o *op) call1(x *args) *Tensor {
+	defer x.release()
+	s, err := o.run(x, true)
+	if err == nil && x.n != 1 {
+		err = o.wrongCount(x, 1)
+	}
+	if err != nil {
+		return failed(err, s)
+	}
+	return newTensor(x.outs[0], s)
+}
+
+// callInPlace runs an in-place operator and releases x: its one result is an alias of an operand,
+// so no handle is made for it. A failure comes back as a failed tensor in the operands' scope, as
+// call1 would return it.
+func (o *op) callInPlace(x *args) *Tensor {
+	defer x.release()
+	s, err := o.run(x, false)
+	if err == nil && x.n != 1 {
+		err = errorf(o.full, CodeInternal, "returned %d tensors, expected 1", x.n)
+	}
+	if err != nil {
+		return failed(err, s)
+	}
+	return nil
+}
 
 func ptr32(v []int32) *C.int32_t {
 	if len(v) == 0 {
@@ -273,4 +343,35 @@ func ptrS(v []byte) *C.char {
 		return nil
 	}
 	return (*C.char)(unsafe.Pointer(&v[0]))
+}
+
+var opTiming atomic.Bool
+
+// SetOpTiming turns per-operator timing on or off. It is off by default; on, every operator call
+// reads the clock twice, which is what a profile of where a forward pass spends its time needs
+// and nothing else does.
+func SetOpTiming(on bool) { opTiming.Store(on) }
+
+// OpStat is the time spent in one ATen operator (its wall time as the caller sees it: the
+// dispatcher, the kernel and the kernel's parallel work) while op timing was on.
+type OpStat struct {
+	Name  string // schema name with overload, e.g. aten::conv2d or aten::add.Tensor
+	Calls int64
+	Total time.Duration
+}
+
+// OpStats returns the operators called while op timing was on, the most costly first, and
+// starts counting afresh.
+func OpStats() []OpStat {
+	opsMu.Lock()
+	ops := slices.Clone(allOps)
+	opsMu.Unlock()
+	var out []OpStat
+	for _, o := range ops {
+		if c := o.calls.Swap(0); c > 0 {
+			out = append(out, OpStat{Name: o.full, Calls: c, Total: time.Duration(o.nanos.Swap(0))})
+		}
+	}
+	slices.SortFunc(out, func(a, b OpStat) int { return cmp.Compare(b.Total, a.Total) })
+	return out
 }

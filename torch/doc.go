@@ -41,4 +41,16 @@
 // inside each native call, because goroutines change OS threads and LibTorch's mode is per thread.
 // SetNumThreads sets the intra-op thread count for the process; the shim applies it on every OS
 // thread that makes a call.
+//
+// # Memory and speed
+//
+// LibTorch's CPU tensors come from glibc's malloc, whose defaults cost a Go program dearly: a
+// goroutine's calls land on several OS threads, each with its own malloc arena caching its own
+// freed blocks, and freed blocks of tens of MiB go back to the system and are faulted in again
+// on the next call. The shim therefore sets, when the program starts, one arena, a 16 MiB mmap
+// threshold and a 1 GiB trim threshold (a process keeps what it has used, never more than its
+// peak); MALLOC_ARENA_MAX, MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_ or the glibc.malloc
+// tunables override them. OpenSafetensors reads a file's tensors straight into LibTorch's memory
+// (a model is held once while it loads). Counts and SetOpTiming/OpStats report what code costs
+// in operator calls and where their time goes; docs/performance.md has the profile.
 package torch

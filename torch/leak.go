@@ -40,3 +40,18 @@ func (l LiveObjects) String() string {
 func (l LiveObjects) Leaked() bool {
 	return l.Tensors != 0 || l.Scopes != 0 || l.Modules != 0 || l.Collected != 0
 }
+
+var (
+	opCalls     atomic.Int64
+	tensorsMade atomic.Int64
+)
+
+// CallCounts are cumulative counts since the process started: the operator calls made through
+// the dispatcher and the tensor handles created. Differences between two readings tell what a
+// piece of code costs in native calls, which benchmarks and profiles report.
+type CallCounts struct {
+	OpCalls, Tensors int64
+}
+
+// Counts returns the current cumulative counts.
+func Counts() CallCounts { return CallCounts{OpCalls: opCalls.Load(), Tensors: tensorsMade.Load()} }

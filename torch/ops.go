@@ -102,13 +102,12 @@ func binary(o *op, a, b *Tensor) *Tensor { return o.call1(newArgs().t(a).t(b)) }
 
 func withScalar(o *op, a *Tensor, v float64) *Tensor { return o.call1(newArgs().t(a).scalarFor(a, v)) }
 
-// inplace runs an in-place operator and returns t itself; the alias handle ATen returns is freed.
+// inplace runs an in-place operator and returns t itself (or the failed tensor that carries its
+// error); no handle is made for the alias ATen returns.
 func inplace(o *op, x *args, t *Tensor) *Tensor {
-	r := o.call1(x)
-	if err := r.Err(); err != nil {
+	if r := o.callInPlace(x); r != nil {
 		return r
 	}
-	r.Close()
 	return t
 }
 

@@ -36,6 +36,7 @@ const closedMsg = "the tensor was closed (by Close or by its scope's Close); Kee
 func newTensor(h *C.TorchTensor, s *Scope) *Tensor {
 	t := &Tensor{h: h}
 	liveTensors.Add(1)
+	tensorsMade.Add(1)
 	trackAlloc(t)
 	t.cleanup = runtime.AddCleanup(t, freeCollected, h)
 	t.hasCln = true

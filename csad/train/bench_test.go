@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -37,7 +39,9 @@ const (
 
 // BenchmarkTrainStep times one LGST step and one segmentor step of the small config (batch 2,
 // 256 px, 2 LibTorch threads, OpenBLAS on one as TestMain sets it) against the same steps in
-// eager PyTorch (testdata/bench_train_step.py, the golden scripts' steps on csad_ref's modules).
+// eager PyTorch (testdata/bench_train_step.py, the golden scripts' steps on csad_ref's modules),
+// and a plain 5-convolution net with Adam at three sizes (convNetSizes), where the cost of each
+// operator call rather than the arithmetic decides at the smallest.
 // The Python twin runs once, as a long-lived subprocess, and the two sides alternate step by step
 // (Go, Python, Go, …), so a slow spell of the shared machine hits both rather than one side's
 // whole run; the paired ratio Python/Go of each round is the figure, its median the one reported
@@ -63,7 +67,7 @@ func BenchmarkTrainStep(b *testing.B) {
 	b.Cleanup(func() { torch.SetNumThreads(prev) })
 
 	// Python builds its networks and warms up while Go builds its own: nothing is timed yet.
-	py, err := startTrainTwin(b, threads)
+	py, err := startTwin(b, benchTwin, strconv.Itoa(threads))
 	require.NoError(b, err)
 	s := torch.NewScope()
 	b.Cleanup(func() { assert.NoError(b, s.Close()) })
@@ -71,6 +75,12 @@ func BenchmarkTrainStep(b *testing.B) {
 		kind string
 		step func() error
 	}{{"lgst", lgstBenchStep(b, s)}, {"seg", segBenchStep(b, s)}}
+	for _, c := range convNetSizes {
+		steps = append(steps, struct {
+			kind string
+			step func() error
+		}{c.kind(), convNetBenchStep(b, s, c)})
+	}
 	for _, k := range steps {
 		require.NoError(b, k.step(), "Go %s warm-up step", k.kind)
 	}
@@ -103,26 +113,66 @@ func positiveEnv(name string, def int, what string) (int, error) {
 // reports the medians: Go's step time overrides ns/op, as the framework's own would time the
 // Python steps too.
 func benchPaired(b *testing.B, py *trainTwin, kind string, step func() error, rounds int, spinning bool) {
-	goS, pyS, ratio := make([]float64, rounds), make([]float64, rounds), make([]float64, rounds)
+	benchPairedUnit(b, py, "train step "+kind, kind, "step", step, rounds, spinning)
+}
+
+// benchPairedUnit is benchPaired for any command: what names it in the log, cmd is the line
+// the twin is sent, unit the metric's denominator (step, call). Besides wall time both sides
+// report the CPU time their whole process used for the call (every thread: OpenMP workers and,
+// on the Go side, the runtime's): on a shared machine the wall-time ratio moves with the load,
+// the CPU-time ratio much less, and a wall-time gap that the CPU time does not show is time
+// spent waiting, not computing.
+func benchPairedUnit(b *testing.B, py *trainTwin, what, cmd, unit string, step func() error, rounds int, spinning bool) {
+	var goS, pyS, ratio, goCPU, pyCPU, cpuRatio, goFlt, pyFlt []float64
 	for i := range rounds {
+		u0 := processUsage()
 		t0 := time.Now()
 		err := step()
-		goS[i] = time.Since(t0).Seconds()
-		require.NoError(b, err, "Go %s step %d", kind, i+1)
-		pyS[i], err = py.step(kind)
-		require.NoError(b, err, "Python %s step %d", kind, i+1)
-		ratio[i] = pyS[i] / goS[i]
+		g := time.Since(t0).Seconds()
+		u1 := processUsage()
+		require.NoError(b, err, "Go %s %d", what, i+1)
+		p, err := py.step(cmd)
+		require.NoError(b, err, "Python %s %d", what, i+1)
+		goS, pyS, ratio = append(goS, g), append(pyS, p.wall), append(ratio, p.wall/g)
+		gc := u1.cpu - u0.cpu
+		goCPU, pyCPU = append(goCPU, gc), append(pyCPU, p.cpu)
+		goFlt, pyFlt = append(goFlt, u1.faults-u0.faults), append(pyFlt, p.faults)
+		if gc > 0 && p.cpu > 0 {
+			cpuRatio = append(cpuRatio, p.cpu/gc)
+		}
 	}
 	goMs, pyMs, z := 1e3*median(goS), 1e3*median(pyS), median(ratio)
 	b.ReportMetric(goMs*1e6, "ns/op")
-	b.ReportMetric(goMs, "go-ms/step")
-	b.ReportMetric(pyMs, "python-ms/step")
+	b.ReportMetric(goMs, "go-ms/"+unit)
+	b.ReportMetric(pyMs, "python-ms/"+unit)
 	b.ReportMetric(z, "python/go")
-	b.Logf("train step %s: go %.1f ms, python %.1f ms, go/python speed %.2f× (median of %d paired ratios)",
-		kind, goMs, pyMs, z, rounds)
+	b.Logf("%s: go %.2f ms, python %.2f ms, go/python speed %.2f× (median of %d paired ratios)",
+		what, goMs, pyMs, z, rounds)
 	b.Logf("  ratios per round: %s", formatRatios(ratio))
+	if len(cpuRatio) > 0 {
+		zc := median(cpuRatio)
+		b.ReportMetric(zc, "python/go-cpu")
+		b.Logf("  CPU time per %s (all threads): go %.2f ms, python %.2f ms, python/go %.2f× (median of %d paired ratios)",
+			unit, 1e3*median(goCPU), 1e3*median(pyCPU), zc, len(cpuRatio))
+		b.Logf("  page faults per %s (median): go %.0f, python %.0f", unit, median(goFlt), median(pyFlt))
+	}
 	if spinning {
 		b.Logf("  OMP_WAIT_POLICY is unset: on a busy machine OpenMP spin-waiting can dominate these figures; OMP_WAIT_POLICY=passive gives both sides the same idle policy")
+	}
+}
+
+// usage is what getrusage says of the whole process: CPU seconds (user and system, every
+// thread) and minor page faults.
+type usage struct{ cpu, faults float64 }
+
+func processUsage() usage {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return usage{}
+	}
+	return usage{
+		cpu:    float64(ru.Utime.Sec+ru.Stime.Sec) + 1e-6*float64(ru.Utime.Usec+ru.Stime.Usec),
+		faults: float64(ru.Minflt),
 	}
 }
 
@@ -230,14 +280,15 @@ func (l *lockedBuffer) tail() string {
 	return s
 }
 
-// startTrainTwin starts the Python twin; b's cleanup asks it to quit and waits for it (or kills
-// it when the benchmark failed half-way and it may be mid-step).
-func startTrainTwin(b *testing.B, threads int) (*trainTwin, error) {
-	if _, err := os.Stat(benchTwin); err != nil {
-		return nil, fmt.Errorf("train: the Python twin %s is missing: %w", benchTwin, err)
+// startTwin starts a Python twin script with args; b's cleanup asks it to quit and waits for it
+// (or kills it when the benchmark failed half-way and it may be mid-step).
+func startTwin(b *testing.B, script string, args ...string) (*trainTwin, error) {
+	if _, err := os.Stat(script); err != nil {
+		return nil, fmt.Errorf("train: the Python twin %s is missing: %w", script, err)
 	}
 	t := &trainTwin{stderr: &lockedBuffer{}}
-	t.cmd = exec.Command(benchPython, benchTwin, strconv.Itoa(threads))
+	t.cmd = exec.Command(benchPython, append([]string{script}, args...)...)
+	t.cmd.Env = pythonEnv()
 	t.cmd.Stderr = t.stderr
 	in, err := t.cmd.StdinPipe()
 	if err != nil {
@@ -249,7 +300,7 @@ func startTrainTwin(b *testing.B, threads int) (*trainTwin, error) {
 	}
 	t.in, t.out = in, bufio.NewScanner(out)
 	if err := t.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("train: starting %s %s: %w", benchPython, benchTwin, err)
+		return nil, fmt.Errorf("train: starting %s %s: %w", benchPython, script, err)
 	}
 	b.Cleanup(func() {
 		switch {
@@ -275,6 +326,21 @@ func startTrainTwin(b *testing.B, threads int) (*trainTwin, error) {
 		assert.NoError(b, t.cmd.Wait(), "python twin: %s", t.stderr.tail())
 	})
 	return t, nil
+}
+
+// pythonEnv is this process's environment without glibc's malloc settings: the Python side
+// runs with glibc's defaults, as a user's Python does, whatever a Go-side experiment sets.
+func pythonEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		switch name {
+		case "GLIBC_TUNABLES", "MALLOC_ARENA_MAX", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_":
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
 }
 
 func (t *trainTwin) readLine() (string, error) {
@@ -303,18 +369,66 @@ func (t *trainTwin) ready() (reason string, err error) {
 	return "", nil
 }
 
-// step has the twin run one step of kind and returns its wall time in seconds.
-func (t *trainTwin) step(kind string) (float64, error) {
-	if _, err := io.WriteString(t.in, kind+"\n"); err != nil {
-		return 0, fmt.Errorf("train: sending %q to the python twin: %w; its stderr: %s", kind, err, t.stderr.tail())
+// warm has the forward twin run its untimed warm-up calls at batch size batch.
+func (t *trainTwin) warm(batch int) error {
+	cmd := "warm " + strconv.Itoa(batch)
+	if _, err := io.WriteString(t.in, cmd+"\n"); err != nil {
+		return fmt.Errorf("train: sending %q to the python twin: %w; its stderr: %s", cmd, err, t.stderr.tail())
 	}
 	line, err := t.readLine()
 	if err != nil {
-		return 0, err
+		return err
 	}
-	sec, err := strconv.ParseFloat(line, 64)
-	if err != nil || !(sec > 0) {
-		return 0, fmt.Errorf("train: python twin answered %q to %q, want a step time in seconds; its stderr: %s", line, kind, t.stderr.tail())
+	if line != "warm" {
+		return fmt.Errorf("train: python twin answered %q to %q, want \"warm\"; its stderr: %s", line, cmd, t.stderr.tail())
 	}
-	return sec, nil
+	return nil
+}
+
+// opTimes has the forward twin time its operators over calls forward passes at batch size
+// batch: name → [calls, seconds].
+func (t *trainTwin) opTimes(batch, calls int) (map[string][2]float64, error) {
+	cmd := fmt.Sprintf("ops %d %d", batch, calls)
+	if _, err := io.WriteString(t.in, cmd+"\n"); err != nil {
+		return nil, fmt.Errorf("train: sending %q to the python twin: %w; its stderr: %s", cmd, err, t.stderr.tail())
+	}
+	line, err := t.readLine()
+	if err != nil {
+		return nil, err
+	}
+	var out map[string][2]float64
+	if err := json.Unmarshal([]byte(line), &out); err != nil {
+		return nil, fmt.Errorf("train: python twin answered %q to %q: %w; its stderr: %s", line, cmd, err, t.stderr.tail())
+	}
+	return out, nil
+}
+
+// twinStep is one timed call on the twin's side: wall and CPU seconds (its whole process) and
+// minor page faults; the last two are 0 when the twin reports none.
+type twinStep struct{ wall, cpu, faults float64 }
+
+// step has the twin run one step of kind and returns what it measured.
+func (t *trainTwin) step(kind string) (twinStep, error) {
+	if _, err := io.WriteString(t.in, kind+"\n"); err != nil {
+		return twinStep{}, fmt.Errorf("train: sending %q to the python twin: %w; its stderr: %s", kind, err, t.stderr.tail())
+	}
+	line, err := t.readLine()
+	if err != nil {
+		return twinStep{}, err
+	}
+	f := strings.Fields(line)
+	bad := fmt.Errorf("train: python twin answered %q to %q, want a step time in seconds (and its CPU time and page faults); its stderr: %s", line, kind, t.stderr.tail())
+	if len(f) < 1 || len(f) > 3 {
+		return twinStep{}, bad
+	}
+	v := make([]float64, 3)
+	for i, x := range f {
+		if v[i], err = strconv.ParseFloat(x, 64); err != nil || v[i] < 0 {
+			return twinStep{}, bad
+		}
+	}
+	if !(v[0] > 0) {
+		return twinStep{}, bad
+	}
+	return twinStep{wall: v[0], cpu: v[1], faults: v[2]}, nil
 }

@@ -212,6 +212,41 @@ func TestSafetensorsFixture(t *testing.T) {
 	}
 }
 
+// TestReadSafetensorsHeader checks that the header-only reader locates every tensor of the
+// fixture where ParseSafetensors finds its bytes, with the same name, dtype, shape and order.
+func TestReadSafetensorsHeader(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(fixtureDir, "tensors.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, meta, err := ParseSafetensors(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := ReadSafetensorsHeader(bytes.NewReader(raw), int64(len(raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(h.Metadata, meta) {
+		t.Fatalf("metadata %v, ParseSafetensors %v", h.Metadata, meta)
+	}
+	if len(h.Tensors) != len(ts) || len(ts) == 0 {
+		t.Fatalf("%d entries, ParseSafetensors found %d tensors", len(h.Tensors), len(ts))
+	}
+	for i, e := range h.Tensors {
+		n := ts[i]
+		got := raw[e.Offset : e.Offset+e.Size]
+		if e.Name != n.Name || e.DType != n.Tensor.DType || !reflect.DeepEqual(e.Shape, n.Tensor.Shape) || !bytes.Equal(got, n.Tensor.Data) {
+			t.Errorf("entry %d: %s %s %v at %d+%d, ParseSafetensors: %s %s %v (%d bytes)", i, e.Name, e.DType, e.Shape,
+				e.Offset, e.Size, n.Name, n.Tensor.DType, n.Tensor.Shape, len(n.Tensor.Data))
+		}
+	}
+	if _, err := ReadSafetensorsHeader(bytes.NewReader(raw[:len(raw)-1]), int64(len(raw)-1)); err == nil ||
+		!strings.Contains(err.Error(), "-byte data section") {
+		t.Fatalf("truncated file: %v, want the data section's size reported", err)
+	}
+}
+
 func TestSafetensorsRoundTrip(t *testing.T) {
 	ts, meta, err := LoadSafetensors(filepath.Join(fixtureDir, "tensors.safetensors"))
 	if err != nil {

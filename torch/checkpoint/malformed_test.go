@@ -242,6 +242,14 @@ func TestParseSafetensorsMalformed(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %q does not contain %q", err, tc.want)
 			}
+			// The header-only reader makes the same checks without the data in memory.
+			_, err = ReadSafetensorsHeader(bytes.NewReader(tc.data), int64(len(tc.data)))
+			if err == nil {
+				t.Fatalf("ReadSafetensorsHeader succeeded, want an error containing %q", tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("ReadSafetensorsHeader: error %q does not contain %q", err, tc.want)
+			}
 		})
 	}
 }

@@ -43,6 +43,63 @@ func ParseSafetensors(data []byte) ([]Named, map[string]string, error) {
 	return ts, meta, nil
 }
 
+// SafetensorsHeader is the header of a safetensors file: what each tensor is and where its
+// bytes lie, without the bytes, so a reader can put them straight where they belong.
+type SafetensorsHeader struct {
+	// Tensors in file order (by data offset); their Offset counts from the start of the file.
+	Tensors  []SafetensorsEntry
+	Metadata map[string]string
+}
+
+// SafetensorsEntry is one tensor of a SafetensorsHeader: Size bytes at Offset of the file.
+type SafetensorsEntry struct {
+	Name         string
+	DType        DType
+	Shape        []int64
+	Offset, Size int64
+}
+
+// ReadSafetensorsHeader reads and checks the header of a safetensors file of size bytes: every
+// check ParseSafetensors makes, the tensors tiling the data section up to the file's end
+// included, so the sizes it reports can be allocated without reading further.
+func ReadSafetensorsHeader(r io.ReaderAt, size int64) (*SafetensorsHeader, error) {
+	h, err := readSafetensorsHeader(r, size)
+	if err != nil {
+		return nil, &Error{Op: "load safetensors", Err: err}
+	}
+	return h, nil
+}
+
+func readSafetensorsHeader(r io.ReaderAt, size int64) (*SafetensorsHeader, error) {
+	if size < 8 {
+		return nil, fmt.Errorf("file of %d bytes is too short for a safetensors header", size)
+	}
+	var lb [8]byte
+	if _, err := r.ReadAt(lb[:], 0); err != nil {
+		return nil, err
+	}
+	hlen := binary.LittleEndian.Uint64(lb[:])
+	if hlen > uint64(size-8) {
+		return nil, fmt.Errorf("header length %d exceeds the %d bytes after it", hlen, size-8)
+	}
+	if hlen > maxSafetensorsHeader {
+		return nil, fmt.Errorf("header length %d exceeds the %d-byte limit", hlen, maxSafetensorsHeader)
+	}
+	header := make([]byte, hlen)
+	if _, err := r.ReadAt(header, 8); err != nil {
+		return nil, err
+	}
+	entries, meta, err := parseSafetensorsHeader(header, uint64(size)-8-hlen)
+	if err != nil {
+		return nil, err
+	}
+	base := int64(8 + hlen)
+	for i := range entries {
+		entries[i].Offset += base
+	}
+	return &SafetensorsHeader{Tensors: entries, Metadata: meta}, nil
+}
+
 type stEntry struct {
 	Dtype       string   `json:"dtype"`
 	Shape       []int64  `json:"shape"`
@@ -60,8 +117,22 @@ func parseSafetensors(data []byte) ([]Named, map[string]string, error) {
 	if hlen > maxSafetensorsHeader {
 		return nil, nil, fmt.Errorf("header length %d exceeds the %d-byte limit", hlen, maxSafetensorsHeader)
 	}
-	header := data[8 : 8+hlen]
 	buf := data[8+hlen:]
+	entries, meta, err := parseSafetensorsHeader(data[8:8+hlen], uint64(len(buf)))
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make([]Named, len(entries))
+	for i, e := range entries {
+		end := e.Offset + e.Size
+		out[i] = Named{Name: e.Name, Tensor: &Tensor{DType: e.DType, Shape: e.Shape, Data: buf[e.Offset:end:end]}}
+	}
+	return out, meta, nil
+}
+
+// parseSafetensorsHeader decodes a header whose data section has dataLen bytes; the entries'
+// offsets count from the start of the data section, and come sorted by it.
+func parseSafetensorsHeader(header []byte, dataLen uint64) ([]SafetensorsEntry, map[string]string, error) {
 	if len(header) == 0 || header[0] != '{' {
 		return nil, nil, errors.New("header is not a JSON object")
 	}
@@ -74,7 +145,7 @@ func parseSafetensors(data []byte) ([]Named, map[string]string, error) {
 	}
 	var (
 		meta  map[string]string
-		ts    []Named
+		ts    []SafetensorsEntry
 		spans [][2]uint64
 		seen  = map[string]bool{}
 	)
@@ -112,9 +183,9 @@ func parseSafetensors(data []byte) ([]Named, map[string]string, error) {
 			return nil, nil, fmt.Errorf("tensor %q: data_offsets must hold 2 numbers, has %d", name, len(e.DataOffsets))
 		}
 		begin, end := e.DataOffsets[0], e.DataOffsets[1]
-		if begin > end || end > uint64(len(buf)) {
+		if begin > end || end > dataLen {
 			return nil, nil, fmt.Errorf("tensor %q: data_offsets [%d, %d] outside the %d-byte data section",
-				name, begin, end, len(buf))
+				name, begin, end, dataLen)
 		}
 		n, ok := numel(e.Shape)
 		if !ok {
@@ -124,11 +195,7 @@ func parseSafetensors(data []byte) ([]Named, map[string]string, error) {
 			return nil, nil, fmt.Errorf("tensor %q: shape %v of %s needs %d elements, data_offsets span %d bytes",
 				name, e.Shape, e.Dtype, n, end-begin)
 		}
-		ts = append(ts, Named{Name: name, Tensor: &Tensor{
-			DType: dt,
-			Shape: e.Shape,
-			Data:  buf[begin:end:end],
-		}})
+		ts = append(ts, SafetensorsEntry{Name: name, DType: dt, Shape: e.Shape, Offset: int64(begin), Size: int64(end - begin)})
 		spans = append(spans, [2]uint64{begin, end})
 	}
 	if _, err := dec.Token(); err != nil {
@@ -143,7 +210,7 @@ func parseSafetensors(data []byte) ([]Named, map[string]string, error) {
 		order[i] = i
 	}
 	sort.SliceStable(order, func(a, b int) bool { return spans[order[a]][0] < spans[order[b]][0] })
-	out := make([]Named, len(ts))
+	out := make([]SafetensorsEntry, len(ts))
 	// As in the reference implementation, the tensors must tile the data section exactly: no
 	// gaps, no overlaps, nothing after the last one.
 	var at uint64
@@ -155,8 +222,8 @@ func parseSafetensors(data []byte) ([]Named, map[string]string, error) {
 		}
 		at = spans[j][1]
 	}
-	if at != uint64(len(buf)) {
-		return nil, nil, fmt.Errorf("data section has %d bytes, tensors cover %d", len(buf), at)
+	if at != dataLen {
+		return nil, nil, fmt.Errorf("data section has %d bytes, tensors cover %d", dataLen, at)
 	}
 	return out, meta, nil
 }
