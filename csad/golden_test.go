@@ -135,11 +135,13 @@ func runGolden(t *testing.T, pth, golden string) {
 		}
 		return o
 	}
-	t.Run("exact", func(t *testing.T) { checkOutputs(t, forward(t), g, lgstStd, true) })
+	var exact csad.Outputs
+	t.Run("exact", func(t *testing.T) { exact = forward(t); checkOutputs(t, exact, g, lgstStd, true) })
 	if err := net.UseChannelsLast(); err != nil {
 		t.Fatal(err)
 	}
-	t.Run("channels-last", func(t *testing.T) { checkOutputs(t, forward(t), g, lgstStd, false) })
+	// Fast mode against the exact pass just checked, within fast_test.go's tolerances.
+	t.Run("fast", func(t *testing.T) { compareFast(t, net, exact, forward(t)).check(t) })
 	if err := s.Err(); err != nil {
 		t.Fatal(err)
 	}

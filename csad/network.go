@@ -1,6 +1,7 @@
 package csad
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -26,7 +27,7 @@ type Network struct {
 	Segmentor *Segmentor
 	Detector  *PatchHistDetector
 
-	channelsLast bool // set by UseChannelsLast
+	fast *fastWeights // fast mode's derived weights (fast.go, UseChannelsLast); nil in exact mode
 }
 
 // NewNetwork allocates a zeroed network of cfg in evaluation mode; load weights next.
@@ -91,16 +92,19 @@ func (n *Network) Forward(x *torch.Tensor) (Outputs, error) {
 		return Outputs{}, fmt.Errorf("csad: forward: %w", err)
 	}
 	x = f.Use(x)
-	feat := n.Encoder.Forward(x)
-	ph := n.Detector.Forward(n.Segmentor.Forward(feat), batch)
-	pooled := n.Teacher.Pooled(feat)
-	xl := x
-	if n.channelsLast {
-		pooled, xl = pooled.ContiguousAs(torch.ChannelsLast), x.ContiguousAs(torch.ChannelsLast)
+	var (
+		ph           PatchHist
+		t, st, ae, a *torch.Tensor // t normalised
+	)
+	if fw := n.useFast(); fw != nil {
+		ph, t, st, ae, a = fw.forward(n, x, batch)
+	} else {
+		feat := n.Encoder.Forward(x)
+		ph = n.Detector.Forward(n.Segmentor.Forward(feat), batch)
+		t = n.Teacher.Forward(feat).Sub(f.Use(n.TeacherMean)).Div(f.Use(n.TeacherStd))
+		st, ae = n.Student.Forward(x)
+		a = n.AE.Forward(x)
 	}
-	t := n.Teacher.Proj.Forward(pooled).Sub(f.Use(n.TeacherMean)).Div(f.Use(n.TeacherStd))
-	st, ae := n.Student.Forward(xl)
-	a := n.AE.Forward(xl)
 
 	// The local map compares the student with the teacher, the global one with the autoencoder;
 	// each is normalised by its validation quantiles.
@@ -171,6 +175,9 @@ func (n *Network) To(d torch.Device) error {
 	if err := nn.MoveTo(n, d); err != nil {
 		return fmt.Errorf("csad: %w", err)
 	}
+	if n.fast != nil {
+		return n.refold()
+	}
 	return nil
 }
 
@@ -183,39 +190,24 @@ func (n *Network) Input(x *torch.Tensor) *torch.Tensor {
 	return x
 }
 
-// UseChannelsLast re-lays the weights of the LGST branch (teacher projection, student,
-// autoencoder; most of the model's arithmetic) in channels-last order, where LibTorch's oneDNN
-// convolutions run about 2.5× faster on the CPU, and makes Forward run that branch in it. Its
-// maps then differ from PyTorch's eager NCHW evaluation by float32 rounding (about 1e-7); the
-// encoder and segmentor stay as PyTorch runs them, so the segmentation and the patch-histogram
-// score stay bit for bit identical.
+// UseChannelsLast switches the network to fast mode for inference (Options.Fast): each
+// convolution runs in the memory format that is fastest for it — channels-last (the name's
+// origin) for 1×1 convolutions and those on the image, NCHW for the larger kernels — with each
+// BatchNorm folded into its convolution and a few exact algebraic shortcuts (fast.go). The
+// results are the exact mode's up to float32 rounding: maps within about 1e-7, and because the
+// segmentation is an argmax, now and then a pixel where two logits nearly tie takes the other
+// class, which moves the patch-histogram score by a little (docs/numerics.md#fast-mode).
+//
+// The fast weights are derived copies kept outside the module tree: the parameters, the state
+// dict, saving and exporting are unchanged. They are a snapshot of the weights at this call, so
+// call it again after changing them: it refolds (and is otherwise idempotent). Fast mode is for
+// inference: UseChannelsLast refuses a network in training mode, and a forward pass made while
+// any branch is in training mode runs the exact operators on the real parameters instead.
 func (n *Network) UseChannelsLast() error {
-	if n.channelsLast {
-		return nil
+	if n.branchesTraining() {
+		return errors.New("csad: fast mode is for inference, and the network is in training mode: call nn.SetTraining(net, false) first")
 	}
-	var convs []*nn.Conv2d
-	convs = append(convs, n.Teacher.Proj, n.Student.Conv1, n.Student.Conv2, n.Student.Conv3, n.Student.Conv4,
-		n.Student.Conv5, n.Student.ConvST, n.Student.ConvAE)
-	convs = append(convs, n.AE.Enc[:]...)
-	convs = append(convs, n.AE.Dec[:]...)
-	// The copy is made without recording history: a weight that came out of an autograd
-	// operation would no longer be a leaf, and training could not update it.
-	s := torch.NewNoGradScope()
-	defer s.Close()
-	for _, c := range convs {
-		cl := c.Weight.Share(s).ContiguousAs(torch.ChannelsLast)
-		if c.Weight.RequiresGrad() {
-			cl = cl.SetRequiresGrad(true)
-		}
-		if err := cl.Err(); err != nil {
-			return fmt.Errorf("csad: channels-last weights: %w", err)
-		}
-		if err := c.Weight.ReplaceWith(cl); err != nil {
-			return fmt.Errorf("csad: channels-last weights: %w", err)
-		}
-	}
-	n.channelsLast = true
-	return nil
+	return n.refold()
 }
 
 // Close frees all weights.
@@ -223,6 +215,8 @@ func (n *Network) Close() error {
 	if n == nil {
 		return nil
 	}
+	n.fast.close()
+	n.fast = nil
 	return nn.Close(n)
 }
 

@@ -82,7 +82,7 @@ mean) ends the output.`,
 	f.StringVar(&out, "out", "", "output folder (required)")
 	f.BoolVar(&all, "all", false, "evaluate every category of -data that has a model in the -model folder")
 	f.StringVar(&device, "device", "cpu", "cpu, cuda or cuda:N")
-	f.BoolVar(&fast, "fast", false, "score with the channels-last LGST branch (see csad score -fast)")
+	f.BoolVar(&fast, "fast", false, "score in fast mode (see csad score -fast)")
 	f.StringVar(&backend, "backend", "torch", "inference engine for scoring: torch, onnxruntime or tensorrt (see csad score -backend)")
 	f.StringVar(&engine, "engine", "", "TensorRT engine file (-backend tensorrt)")
 	return cmd

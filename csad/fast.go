@@ -1,0 +1,453 @@
+package csad
+
+import (
+	"fmt"
+
+	"github.com/csad-go/csad/torch"
+	"github.com/csad-go/csad/torch/nn"
+)
+
+// Fast mode (Network.UseChannelsLast) evaluates the same function as the exact forward pass
+// with other float32 roundings, with the layouts and the arithmetic that are fastest for
+// LibTorch 1.13's oneDNN convolutions on the CPU:
+//
+//   - each convolution in the memory format its oneDNN kernel is fastest in, measured layer by
+//     layer (docs/numerics.md#fast-mode): channels-last (NHWC) for 1×1 convolutions and for
+//     those on the 3-channel image, where it is 1.2–1.8× faster; NCHW for every larger kernel on
+//     a feature map, where oneDNN's channels-last kernels are 10–40 % slower on AVX2 CPUs than
+//     the blocked ones it reorders NCHW into;
+//   - each eval-mode BatchNorm folded into the convolution before it (w·γ/σ, β − μ·γ/σ): one
+//     operator and one pass over memory fewer;
+//   - the teacher's 1×1 projection applied to layer2 and layer3 before they are resized and
+//     pooled rather than after: resizing, zero-padded average pooling and a 1×1 convolution are
+//     all linear and commute (the bias goes in after the pooling, which weighs it by the
+//     in-bounds share at the borders otherwise), 0.8 instead of 6.4 GFLOP at the paper's
+//     sizes, and the teacher's normalisation (t − mean)/std folded into that projection;
+//   - an ASPP convolution whose dilation reaches past its whole input (dilation 18 on a 16×16
+//     map) reads only zero padding with its outer taps, so it runs as the 1×1 convolution of
+//     its centre tap;
+//   - the student's two 1×1 heads as one convolution, and resizes to the size a map already
+//     has (an exact copy in bilinear interpolation) skipped.
+//
+// LibTorch 1.13's fused convolution+ReLU kernels are out of reach: mkldnn::_convolution_pointwise
+// came with PyTorch 2.0, mkldnn_prepacked::conv2d_run takes a TorchScript class object that the
+// dispatcher binding does not pass, and XNNPACK's prepacked conv2d_clamp is 2–3× slower here
+// than oneDNN. ReLU stays a separate operator.
+//
+// The derived weights live in fastWeights, outside the module tree: the state dict, the model
+// file, the ONNX export and the exact forward pass see the original parameters only, untouched.
+
+// fastConv is one convolution of fast mode: its weight, with any following BatchNorm folded
+// in, laid out in its memory format, and a bias (nil only when the convolution had neither
+// bias nor norm).
+type fastConv struct {
+	w, b *torch.Tensor
+	opts torch.Conv2dOptions
+	nhwc bool
+}
+
+// channelsLastFaster is the layout rule measured on LibTorch 1.13's oneDNN (AVX2): 1×1
+// convolutions and convolutions of the RGB image run faster channels-last, all others NCHW.
+func channelsLastFaster(weightShape []int64) bool {
+	return len(weightShape) == 4 && (weightShape[2] == 1 && weightShape[3] == 1 || weightShape[1] < 8)
+}
+
+// forward convolves x. LibTorch runs a convolution channels-last when its input or its weight
+// is, so an NCHW convolution needs its input made NCHW (a copy where it is not already).
+func (c *fastConv) forward(x *torch.Tensor) *torch.Tensor {
+	if !c.nhwc {
+		x = x.Contiguous()
+	}
+	return x.Conv2d(c.w, c.b, c.opts)
+}
+
+// fastBlock is a bottleneck with folded convolutions.
+type fastBlock struct {
+	c1, c2, c3 fastConv
+	down       *fastConv
+}
+
+// fastWeights are everything fast mode derives from the network's parameters. All tensors are
+// owned here (created without autograd history) and freed by close.
+type fastWeights struct {
+	owned []*torch.Tensor
+
+	stem   fastConv
+	stages [3][]fastBlock
+
+	reduce, imagepool, fc1, fc2c1, fc2c2, fc2c3 fastConv
+	aspp                                        [4]fastConv
+
+	// proj2 and proj3 are the teacher projection's columns for layer2 and layer3, divided by
+	// teacher_std; projBias is (bias − teacher_mean)/teacher_std as (1, C, 1, 1).
+	proj2, proj3 fastConv
+	projBias     *torch.Tensor
+	// heads is conv_st and conv_ae stacked along the output channels, each headOut of them.
+	heads   fastConv
+	headOut int64
+
+	pdn [5]fastConv // the student's conv1..conv5
+	enc [6]fastConv // the autoencoder's
+	dec [8]fastConv
+}
+
+func (fw *fastWeights) close() {
+	if fw == nil {
+		return
+	}
+	for _, t := range fw.owned {
+		t.Close()
+	}
+	fw.owned = nil
+}
+
+// folder builds fastWeights inside a no-grad scope; keep takes each finished tensor out of it.
+type folder struct {
+	s  *torch.Scope
+	fw *fastWeights
+}
+
+func (fd *folder) keep(t *torch.Tensor) (*torch.Tensor, error) {
+	if err := t.Err(); err != nil {
+		return nil, err
+	}
+	t = fd.s.Keep(t)
+	fd.fw.owned = append(fd.fw.owned, t)
+	return t, nil
+}
+
+func (fd *folder) f64(t *torch.Tensor) *torch.Tensor { return t.Share(fd.s).To(torch.Float64) }
+
+// fold returns c's weight and bias with bn (nil: none) folded in, in float64: the products
+// are rounded once to float32 by finish, so a folded weight is the float32 nearest w·γ/σ.
+func (fd *folder) fold(c *nn.Conv2d, bn *nn.BatchNorm2d) (w, b *torch.Tensor) {
+	w = fd.f64(c.Weight)
+	if c.Bias != nil {
+		b = fd.f64(c.Bias)
+	}
+	if bn == nil {
+		return w, b
+	}
+	scale := fd.f64(bn.Weight).Div(fd.f64(bn.RunningVar).AddScalar(bn.Eps).Sqrt())
+	shift := fd.f64(bn.Bias).Sub(fd.f64(bn.RunningMean).Mul(scale))
+	if b != nil {
+		shift = shift.Add(b.Mul(scale))
+	}
+	return w.Mul(scale.Reshape(-1, 1, 1, 1)), shift
+}
+
+func (fd *folder) conv(c *nn.Conv2d, bn *nn.BatchNorm2d) (fastConv, error) {
+	w, b := fd.fold(c, bn)
+	return fd.finish(w, b, c.Options())
+}
+
+// plain is a convolution without a norm. One that runs NCHW shares the module's own weight
+// and bias (a second handle, no copy); a channels-last one gets a re-laid copy.
+func (fd *folder) plain(c *nn.Conv2d) (fastConv, error) {
+	if channelsLastFaster(c.Weight.Shape()) {
+		return fd.conv(c, nil)
+	}
+	fc := fastConv{opts: c.Options()}
+	var err error
+	if fc.w, err = fd.keep(c.Weight.Share(fd.s)); err != nil {
+		return fastConv{}, err
+	}
+	if c.Bias != nil {
+		if fc.b, err = fd.keep(c.Bias.Share(fd.s)); err != nil {
+			return fastConv{}, err
+		}
+	}
+	return fc, nil
+}
+
+// finish rounds w and b to float32, lays w out in its convolution's format, and keeps them.
+func (fd *folder) finish(w, b *torch.Tensor, o torch.Conv2dOptions) (fastConv, error) {
+	nhwc := channelsLastFaster(w.Shape())
+	w = w.To(torch.Float32)
+	if nhwc {
+		w = w.ContiguousAs(torch.ChannelsLast)
+	} else {
+		w = w.Contiguous()
+	}
+	wk, err := fd.keep(w)
+	if err != nil {
+		return fastConv{}, err
+	}
+	fc := fastConv{w: wk, opts: o, nhwc: nhwc}
+	if b != nil {
+		if fc.b, err = fd.keep(b.To(torch.Float32)); err != nil {
+			return fastConv{}, err
+		}
+	}
+	return fc, nil
+}
+
+// aspp folds an ASPP convolution. One whose padding equals its dilation and reaches past the
+// whole side×side input reads only zero padding with all but its centre tap, so it becomes the
+// 1×1 convolution of that tap.
+func (fd *folder) aspp(c *convBnReLU, side int64) (fastConv, error) {
+	w, b := fd.fold(c.cb.conv, c.cb.bn)
+	o := c.cb.conv.Options()
+	sh := c.cb.conv.Weight.Shape()
+	if len(sh) == 4 && sh[2] == 3 && sh[3] == 3 && o.Groups == 1 && o.Stride == [2]int64{1, 1} &&
+		o.Padding == o.Dilation && o.Dilation[0] >= side && o.Dilation[1] >= side {
+		return fd.finish(w.Narrow(2, 1, 1).Narrow(3, 1, 1), b, torch.Conv2dOptions{Groups: 1})
+	}
+	return fd.finish(w, b, o)
+}
+
+// newFastWeights derives fast mode's weights from n's current parameters.
+func newFastWeights(n *Network) (_ *fastWeights, err error) {
+	s := torch.NewNoGradScope()
+	defer s.Close()
+	fd := &folder{s: s, fw: &fastWeights{}}
+	defer func() {
+		if err != nil {
+			fd.fw.close()
+		}
+	}()
+	fw := fd.fw
+	cb := func(c convBN) (fastConv, error) { return fd.conv(c.conv, c.bn) }
+
+	e := n.Encoder
+	if fw.stem, err = cb(e.stem); err != nil {
+		return nil, err
+	}
+	for i, stage := range e.stages {
+		for _, b := range stage {
+			var fb fastBlock
+			if fb.c1, err = cb(b.c1); err != nil {
+				return nil, err
+			}
+			if fb.c2, err = cb(b.c2); err != nil {
+				return nil, err
+			}
+			if fb.c3, err = cb(b.c3); err != nil {
+				return nil, err
+			}
+			if b.down != nil {
+				d, err := cb(*b.down)
+				if err != nil {
+					return nil, err
+				}
+				fb.down = &d
+			}
+			fw.stages[i] = append(fw.stages[i], fb)
+		}
+	}
+
+	sg := n.Segmentor
+	for _, c := range []struct {
+		dst *fastConv
+		src *convBnReLU
+	}{{&fw.reduce, sg.reduce}, {&fw.imagepool, sg.imagepool}, {&fw.fc1, sg.fc1}, {&fw.fc2c1, sg.fc2c1}, {&fw.fc2c2, sg.fc2c2}} {
+		if *c.dst, err = cb(c.src.cb); err != nil {
+			return nil, err
+		}
+	}
+	if fw.fc2c3, err = fd.plain(sg.fc2c3); err != nil {
+		return nil, err
+	}
+	for i, c := range sg.aspp {
+		if fw.aspp[i], err = fd.aspp(c, n.cfg.ImageSize/16); err != nil {
+			return nil, err
+		}
+	}
+
+	// Teacher: t = (W·pool(up(cat(l2, l3))) + b − mean)/std = pool(up(W₂′·l2) + up(W₃′·l3)) + b′.
+	p := n.Teacher.Proj
+	std := fd.f64(n.TeacherStd).Reshape(-1)
+	w := fd.f64(p.Weight).Div(std.Reshape(-1, 1, 1, 1))
+	c2 := n.cfg.Encoder.Out[1]
+	if fw.proj2, err = fd.finish(w.Narrow(1, 0, c2), nil, p.Options()); err != nil {
+		return nil, err
+	}
+	if fw.proj3, err = fd.finish(w.Narrow(1, c2, n.cfg.Encoder.Out[2]), nil, p.Options()); err != nil {
+		return nil, err
+	}
+	bias := fd.f64(p.Bias).Sub(fd.f64(n.TeacherMean).Reshape(-1)).Div(std)
+	if fw.projBias, err = fd.keep(bias.To(torch.Float32).Reshape(1, -1, 1, 1)); err != nil {
+		return nil, err
+	}
+
+	st := n.Student
+	hw := torch.Cat([]*torch.Tensor{st.ConvST.Weight.Share(s), st.ConvAE.Weight.Share(s)}, 0)
+	hb := torch.Cat([]*torch.Tensor{st.ConvST.Bias.Share(s), st.ConvAE.Bias.Share(s)}, 0)
+	if fw.heads, err = fd.finish(hw, hb, st.ConvST.Options()); err != nil {
+		return nil, err
+	}
+	fw.headOut = n.cfg.TeacherChannels
+	for i, c := range []*nn.Conv2d{st.Conv1, st.Conv2, st.Conv3, st.Conv4, st.Conv5} {
+		if fw.pdn[i], err = fd.plain(c); err != nil {
+			return nil, err
+		}
+	}
+	for i, c := range n.AE.Enc {
+		if fw.enc[i], err = fd.plain(c); err != nil {
+			return nil, err
+		}
+	}
+	for i, c := range n.AE.Dec {
+		if fw.dec[i], err = fd.plain(c); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.Err(); err != nil {
+		return nil, err
+	}
+	return fw, nil
+}
+
+// maybeResize is Interpolate unless t already has that size: bilinear interpolation to the
+// same size copies every value exactly, so fast mode skips the copy.
+func maybeResize(t *torch.Tensor, h, w int64) *torch.Tensor {
+	if sh := t.Shape(); len(sh) == 4 && sh[2] == h && sh[3] == w {
+		return t
+	}
+	return t.Interpolate(h, w, torch.Bilinear, false)
+}
+
+func (b *fastBlock) forward(x *torch.Tensor) *torch.Tensor {
+	f := torch.NewFrame(x)
+	defer f.Close()
+	x = f.Use(x)
+	y := relu(f, b.c1.forward(x))
+	y = f.Next(y, relu(f, b.c2.forward(y)))
+	y = f.Next(y, b.c3.forward(y))
+	short := x
+	if b.down != nil {
+		short = b.down.forward(x)
+	}
+	// The sum is written over the third convolution's output, which nothing else holds.
+	return f.Return(y.AddInPlace(short, 1).Relu())
+}
+
+func (fw *fastWeights) encoder(x *torch.Tensor) Features {
+	f := torch.NewFrame(x)
+	defer f.Close()
+	h := relu(f, fw.stem.forward(f.Use(x)))
+	h = f.Next(h, h.MaxPool2d(torch.PoolOptions{Kernel: [2]int64{3, 3}, Stride: [2]int64{2, 2}, Padding: [2]int64{1, 1}}))
+	var out [3]*torch.Tensor
+	for i, stage := range fw.stages {
+		for j := range stage {
+			h = f.Next(h, stage[j].forward(h))
+		}
+		out[i] = f.Return(h)
+		h = f.Use(out[i])
+	}
+	return Features{Layer1: out[0], Layer2: out[1], Layer3: out[2]}
+}
+
+func (fw *fastWeights) segmentor(feat Features, size int64) *torch.Tensor {
+	f := torch.NewFrame(feat.Layer1, feat.Layer3)
+	defer f.Close()
+	r := relu(f, fw.reduce.forward(f.Use(feat.Layer1)))
+	q, h := size/16, size/4
+	x3 := maybeResize(f.Use(feat.Layer3), q, q)
+	stages := make([]*torch.Tensor, 0, 5)
+	for i := range fw.aspp {
+		stages = append(stages, relu(f, fw.aspp[i].forward(x3)))
+	}
+	pooled := relu(f, fw.imagepool.forward(x3.AdaptiveAvgPool2d(1, 1)))
+	stages = append(stages, pooled.Interpolate(q, q, torch.Bilinear, false))
+	x := relu(f, fw.fc1.forward(torch.Cat(stages, 1))).Interpolate(h, h, torch.Bilinear, false)
+	x = torch.Cat([]*torch.Tensor{x, r}, 1)
+	x = relu(f, fw.fc2c1.forward(x))
+	x = f.Next(x, relu(f, fw.fc2c2.forward(x)))
+	x = f.Next(x, fw.fc2c3.forward(x))
+	return f.Return(x.Interpolate(size, size, torch.Bilinear, false))
+}
+
+// teacher returns the normalised teacher map (t − mean)/std.
+func (fw *fastWeights) teacher(feat Features, size int64) *torch.Tensor {
+	f := torch.NewFrame(feat.Layer2, feat.Layer3)
+	defer f.Close()
+	a := maybeResize(fw.proj2.forward(f.Use(feat.Layer2)), size, size)
+	b := maybeResize(fw.proj3.forward(f.Use(feat.Layer3)), size, size)
+	pool := torch.PoolOptions{Kernel: [2]int64{3, 3}, Stride: [2]int64{1, 1}, Padding: [2]int64{1, 1}}
+	return f.Return(a.AddInPlace(b, 1).AvgPool2d(pool).AddInPlace(fw.projBias, 1))
+}
+
+// student is LocalStudent.Forward with the fast convolutions and the merged heads.
+func (fw *fastWeights) student(size int64, x *torch.Tensor) (st, ae *torch.Tensor) {
+	f := torch.NewFrame(x)
+	defer f.Close()
+	c := &fw.pdn
+	h := relu(f, c[0].forward(f.Use(x)))
+	h = f.Next(h, h.AvgPool2d(avg2))
+	h = f.Next(h, relu(f, c[1].forward(h)))
+	h = f.Next(h, h.AvgPool2d(avg2))
+	h = f.Next(h, relu(f, c[2].forward(h)))
+	h = f.Next(h, relu(f, c[3].forward(h)))
+	h = f.Next(h, relu(f, c[4].forward(h)))
+	h = f.Next(h, maybeResize(h, size, size))
+	y := fw.heads.forward(h)
+	k := fw.headOut
+	return f.Return(y.Narrow(1, 0, k)), f.Return(y.Narrow(1, k, k))
+}
+
+// autoencoder is AutoEncoder.Forward in evaluation mode (no dropout) with the fast convolutions.
+func (fw *fastWeights) autoencoder(size int64, x *torch.Tensor) *torch.Tensor {
+	f := torch.NewFrame(x)
+	defer f.Close()
+	h := f.Use(x)
+	for i := range fw.enc {
+		if i < len(fw.enc)-1 {
+			h = f.Next(h, relu(f, fw.enc[i].forward(h)))
+		} else {
+			h = f.Next(h, fw.enc[i].forward(h))
+		}
+	}
+	for i, s := range decoderSizes {
+		h = f.Next(h, maybeResize(h, s, s))
+		h = f.Next(h, relu(f, fw.dec[i].forward(h)))
+	}
+	h = f.Next(h, maybeResize(h, size, size))
+	h = f.Next(h, relu(f, fw.dec[6].forward(h)))
+	return f.Return(fw.dec[7].forward(h))
+}
+
+// forward runs every branch in fast mode on the frame's input x.
+func (fw *fastWeights) forward(n *Network, x *torch.Tensor, batch int64) (ph PatchHist, t, st, ae, a *torch.Tensor) {
+	// The three convolutions on the image (encoder stem, student conv1, autoencoder enconv1)
+	// are channels-last: one copy serves them all.
+	x = x.ContiguousAs(torch.ChannelsLast)
+	feat := fw.encoder(x)
+	ph = n.Detector.Forward(fw.segmentor(feat, n.cfg.ImageSize), batch)
+	t = fw.teacher(feat, n.cfg.FeatureSize)
+	feat.Close() // the features' last use: the student and autoencoder start from the image
+	st, ae = fw.student(n.cfg.FeatureSize, x)
+	a = fw.autoencoder(n.cfg.FeatureSize, x)
+	return ph, t, st, ae, a
+}
+
+// branchesTraining reports whether any branch is in training mode, where fast mode's folded
+// weights would be wrong: BatchNorm then normalises with batch statistics, and gradients must
+// reach the real parameters.
+func (n *Network) branchesTraining() bool {
+	for _, m := range []*nn.Module{&n.Module, &n.Encoder.Module, &n.Teacher.Module, &n.Student.Module, &n.AE.Module, &n.Segmentor.Module} {
+		if m.Training() {
+			return true
+		}
+	}
+	return false
+}
+
+// useFast returns the fast weights when this forward pass may use them.
+func (n *Network) useFast() *fastWeights {
+	if n.fast == nil || n.branchesTraining() {
+		return nil
+	}
+	return n.fast
+}
+
+// refold replaces the fast weights by ones derived from the current parameters.
+func (n *Network) refold() error {
+	fw, err := newFastWeights(n)
+	if err != nil {
+		return fmt.Errorf("csad: fast mode weights: %w", err)
+	}
+	n.fast.close()
+	n.fast = fw
+	return nil
+}
