@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	onnxruntime "github.com/yalue/onnxruntime_go"
+
+	"github.com/csad-go/csad/onnx"
 )
 
 // decl is what the .onnx file itself says about a value's shape, beyond ONNX Runtime's infos:
@@ -174,40 +176,6 @@ func toTensor(info Info, v onnxruntime.Value) (Tensor, error) {
 	return Tensor{}, fmt.Errorf("ort: output %q came back as %T (%v), not the declared %s", info.Name, v, v.GetONNXType(), info.DType)
 }
 
-// float32ToFloat16 rounds to nearest even, keeping infinities, NaN and subnormals.
-func float32ToFloat16(f float32) uint16 {
-	b := math.Float32bits(f)
-	sign := uint16(b>>16) & 0x8000
-	exp := int32(b>>23) & 0xff
-	mant := b & 0x7fffff
-	switch {
-	case exp == 0xff: // Inf or NaN; keep NaN a NaN
-		if mant != 0 {
-			return sign | 0x7e00
-		}
-		return sign | 0x7c00
-	case exp-127+15 >= 0x1f: // overflow
-		return sign | 0x7c00
-	case exp-127+15 <= 0: // subnormal or zero in float16
-		e := exp - 127 + 15
-		if e < -10 {
-			return sign
-		}
-		m := mant | 0x800000
-		shift := uint32(14 - e)
-		half := uint32(1) << (shift - 1)
-		r := m >> shift
-		rem := m & (1<<shift - 1)
-		if rem > half || (rem == half && r&1 == 1) {
-			r++
-		}
-		return sign | uint16(r)
-	}
-	e := uint32(exp - 127 + 15)
-	r := e<<10 | mant>>13
-	rem := mant & 0x1fff
-	if rem > 0x1000 || (rem == 0x1000 && r&1 == 1) {
-		r++ // may carry into the exponent, which is the right answer (up to Inf)
-	}
-	return sign | uint16(r)
-}
+// float32ToFloat16 is the rounding the exporter gives float16 weights (to nearest even, keeping
+// infinities, NaN and subnormals), so inputs fed to a float16 graph round the same way.
+var float32ToFloat16 = onnx.Float16Bits
