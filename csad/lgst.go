@@ -22,7 +22,11 @@ func NewTeacherHead(cfg Config) *TeacherHead {
 
 // Forward returns the raw (unnormalised) teacher map of the layer2 and layer3 features.
 func (t *TeacherHead) Forward(feat Features) *torch.Tensor {
-	return t.Proj.Forward(t.Pooled(feat))
+	// The pooled features (25 MB an image at paper size) go as soon as the projection has them.
+	p := t.Pooled(feat)
+	out := t.Proj.Forward(p)
+	p.Close()
+	return out
 }
 
 // Pooled is everything before the projection: layer2 and layer3 resized to the map size,

@@ -101,7 +101,13 @@ func (n *Network) Forward(x *torch.Tensor) (Outputs, error) {
 	} else {
 		feat := n.Encoder.Forward(x)
 		ph = n.Detector.Forward(n.Segmentor.Forward(feat), batch)
-		t = n.Teacher.Forward(feat).Sub(f.Use(n.TeacherMean)).Div(f.Use(n.TeacherStd))
+		// The encoder features and each normalisation step are dropped once used, as PyTorch's
+		// reference counting drops them, so they do not add to the student's and autoencoder's
+		// peak.
+		t = n.Teacher.Forward(feat)
+		feat.Close()
+		t = f.Next(t, t.Sub(f.Use(n.TeacherMean)))
+		t = f.Next(t, t.Div(f.Use(n.TeacherStd)))
 		st, ae = n.Student.Forward(x)
 		a = n.AE.Forward(x)
 	}
