@@ -105,7 +105,12 @@ func LoadModel(path string) (*Network, Header, error) {
 	f, err := torch.OpenSafetensors(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
-			return nil, Header{}, fmt.Errorf("csad: load model: %w", err)
+			// The path is named once, where every other load error names it.
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return nil, Header{}, fmt.Errorf("csad: load model %s: %w", path, err)
 		}
 		return nil, Header{}, fmt.Errorf("csad: load model %s: not a .csad file (convert checkpoints with 'csad import'): %w", path, err)
 	}
