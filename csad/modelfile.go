@@ -102,31 +102,11 @@ func SaveModel(path string, net *Network, h Header) error {
 // from the file straight into the network's tensors: loading holds them once, as the model
 // does afterwards, with no copy of the file or of the tensors beside them.
 func LoadModel(path string) (*Network, Header, error) {
-	f, err := torch.OpenSafetensors(path)
+	f, h, err := openModel(path)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
-			// The path is named once, where every other load error names it.
-			var pe *fs.PathError
-			if errors.As(err, &pe) {
-				err = pe.Err
-			}
-			return nil, Header{}, fmt.Errorf("csad: load model %s: %w", path, err)
-		}
-		return nil, Header{}, fmt.Errorf("csad: load model %s: not a .csad file (convert checkpoints with 'csad import'): %w", path, err)
+		return nil, h, err
 	}
 	defer f.Close()
-	raw, ok := f.Metadata()["csad"]
-	if !ok {
-		return nil, Header{}, fmt.Errorf("csad: load model %s: no csad header: not a .csad file (convert checkpoints with 'csad import')", path)
-	}
-	sh := shapes{}
-	for _, e := range f.Entries() {
-		sh[e.Name] = e.Shape
-	}
-	h, err := checkHeader([]byte(raw), sh)
-	if err != nil {
-		return nil, h, fmt.Errorf("csad: load model %s: %w", path, err)
-	}
 	net, err := NewNetwork(h.Config)
 	if err != nil {
 		return nil, h, fmt.Errorf("csad: load model %s: %w", path, err)
@@ -286,4 +266,46 @@ func inferConfig(s shapes) (Config, error) {
 		return c, fmt.Errorf("not a CSAD unified checkpoint: %s", strings.Join(errs, "; "))
 	}
 	return c, c.Validate()
+}
+
+// ReadHeader reads and checks a .csad file's header against its tensors' shapes without loading
+// the weights (backends that do not run LibTorch need only the header).
+func ReadHeader(path string) (Header, error) {
+	f, h, err := openModel(path)
+	if err != nil {
+		return h, err
+	}
+	f.Close()
+	return h, nil
+}
+
+// openModel opens a .csad file and checks its header; the caller closes the file.
+func openModel(path string) (*torch.SafetensorsFile, Header, error) {
+	f, err := torch.OpenSafetensors(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
+			// The path is named once, where every other load error names it.
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return nil, Header{}, fmt.Errorf("csad: load model %s: %w", path, err)
+		}
+		return nil, Header{}, fmt.Errorf("csad: load model %s: not a .csad file (convert checkpoints with 'csad import'): %w", path, err)
+	}
+	raw, ok := f.Metadata()["csad"]
+	if !ok {
+		f.Close()
+		return nil, Header{}, fmt.Errorf("csad: load model %s: no csad header: not a .csad file (convert checkpoints with 'csad import')", path)
+	}
+	sh := shapes{}
+	for _, e := range f.Entries() {
+		sh[e.Name] = e.Shape
+	}
+	h, err := checkHeader([]byte(raw), sh)
+	if err != nil {
+		f.Close()
+		return nil, h, fmt.Errorf("csad: load model %s: %w", path, err)
+	}
+	return f, h, nil
 }

@@ -22,11 +22,10 @@ func loadTensorRT(path string, opts Options) (runner, Header, error) {
 	if err != nil {
 		return nil, Header{}, err
 	}
-	net, h, err := LoadModel(path)
+	h, err := ReadHeader(path)
 	if err != nil {
 		return nil, Header{}, err
 	}
-	net.Close()
 	eng, err := trt.Load(opts.Engine, trt.LoadOptions{Device: dev, Contexts: opts.inFlightLimit()})
 	if err != nil {
 		return nil, Header{}, fmt.Errorf("csad: tensorrt backend: %w", err)

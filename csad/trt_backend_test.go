@@ -62,3 +62,16 @@ func TestTensorRTBackendMatchesTorch(t *testing.T) {
 		assert.GreaterOrEqual(t, float64(same)/float64(len(want[i].Segmentation)), 0.99, "image %d", i)
 	}
 }
+
+// ReadHeader gives LoadModel's header without the weights, and its errors.
+func TestReadHeader(t *testing.T) {
+	model := smallModelFile(t)
+	net, want, err := csad.LoadModel(model)
+	require.NoError(t, err)
+	net.Close()
+	got, err := csad.ReadHeader(model)
+	require.NoError(t, err)
+	assert.Equal(t, want, got)
+	_, err = csad.ReadHeader(filepath.Join(t.TempDir(), "missing.csad"))
+	assert.ErrorContains(t, err, "missing.csad: no such file")
+}
