@@ -18,6 +18,7 @@ type countingRunner struct {
 	now, peak  atomic.Int32
 	calls      atomic.Int32
 	hold       time.Duration
+	want       int32 // passes to wait for before returning
 	closeCalls atomic.Int32
 }
 
@@ -31,7 +32,11 @@ func (r *countingRunner) run(x []float32, batch int) (hostOutputs, error) {
 		}
 	}
 	r.calls.Add(1)
-	time.Sleep(r.hold)
+	// Hold the pass until as many as the limit allows are in (or a while has gone), so the
+	// test sees the bound reached however slowly the callers arrive (-race).
+	for deadline := time.Now().Add(r.hold); r.now.Load() < r.want && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 	s, f := int(r.cfg.ImageSize), int(r.cfg.FeatureSize)
 	return hostOutputs{
 		score: make([]float32, batch), lgst: make([]float32, batch), patchHist: make([]float32, batch),
@@ -45,7 +50,7 @@ func (r *countingRunner) close() error { r.closeCalls.Add(1); return nil }
 func TestMaxInFlightBoundsConcurrentPasses(t *testing.T) {
 	cfg := SmallConfig(5)
 	for _, limit := range []int{1, 3} {
-		r := &countingRunner{cfg: cfg, hold: 5 * time.Millisecond}
+		r := &countingRunner{cfg: cfg, hold: 5 * time.Second, want: int32(limit)}
 		m := (&Model{rt: r, header: Header{Config: cfg}, opts: Options{Backend: BackendONNXRuntime, MaxInFlight: limit}}).finish()
 		img := image.NewRGBA(image.Rect(0, 0, 40, 30))
 		var wg sync.WaitGroup
