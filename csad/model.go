@@ -46,6 +46,14 @@ type Options struct {
 	// 220 MiB per paper-size image). 0 means the machine's CPUs divided by the intra-op
 	// threads, at least 1.
 	MaxInFlight int
+	// GatherBatch, above 1, lets single-image calls that wait for a forward pass (MaxInFlight
+	// passes already running) share one: whichever call gets the next pass takes up to
+	// GatherBatch waiting images, oldest first, into one batch and hands each caller its own
+	// result. Under load that is batching's gain per image (README: batch 8 against batch 1)
+	// without any caller batching its own images; with no queue each call runs alone, as
+	// before. It needs Fast or a backend other than torch: in exact mode a batch changes
+	// LibTorch's float rounding, and a result would depend on which calls arrived with it.
+	GatherBatch int
 }
 
 // inFlightLimit resolves Options.MaxInFlight.
@@ -73,7 +81,8 @@ type Model struct {
 	opts   Options
 	// slots holds a token per forward pass in flight. A full channel hands a freed slot to
 	// the sender that has waited longest, so waiting calls run in arrival order.
-	slots chan struct{}
+	slots  chan struct{}
+	gather gatherQueue // single images waiting to share a pass (Options.GatherBatch)
 }
 
 // finish completes a Model's construction.
@@ -110,13 +119,31 @@ func Load(path string, opts Options) (*Model, error) {
 	return newModel(net, h, opts)
 }
 
+// checkCounts refuses negative sizes, and gathering in exact mode.
+func checkCounts(opts Options) error {
+	switch {
+	case opts.MaxBatch < 0:
+		return fmt.Errorf("csad: MaxBatch %d is negative", opts.MaxBatch)
+	case opts.MaxInFlight < 0:
+		return fmt.Errorf("csad: MaxInFlight %d is negative", opts.MaxInFlight)
+	case opts.GatherBatch < 0:
+		return fmt.Errorf("csad: GatherBatch %d is negative", opts.GatherBatch)
+	case opts.GatherBatch > maxGatherBatch:
+		return fmt.Errorf("csad: GatherBatch %d is above %d", opts.GatherBatch, maxGatherBatch)
+	case opts.GatherBatch > 1 && (opts.Backend == BackendTorch || opts.Backend == "") && !opts.Fast:
+		return fmt.Errorf("csad: GatherBatch %d needs Fast or another backend: in exact mode a batch changes LibTorch's float rounding, so a result would depend on which calls arrived with it", opts.GatherBatch)
+	}
+	return nil
+}
+
+// maxGatherBatch bounds Options.GatherBatch: a gathered pass holds every image's activations
+// at once (about 220 MiB per paper-size image).
+const maxGatherBatch = 64
+
 // checkRunnerOptions refuses the torch-only options on another backend.
 func checkRunnerOptions(opts Options) error {
-	if opts.MaxBatch < 0 {
-		return fmt.Errorf("csad: MaxBatch %d is negative", opts.MaxBatch)
-	}
-	if opts.MaxInFlight < 0 {
-		return fmt.Errorf("csad: MaxInFlight %d is negative", opts.MaxInFlight)
+	if err := checkCounts(opts); err != nil {
+		return err
 	}
 	if opts.Fast {
 		return fmt.Errorf("csad: Fast is an option of the torch backend, not of %s", opts.Backend)
@@ -162,16 +189,12 @@ func newModel(net *Network, h Header, opts Options) (*Model, error) {
 		net.Close()
 		return nil, errors.New("csad: the tensorrt backend loads its engine with Load(model, Options{Backend: BackendTensorRT, Engine: ...})")
 	}
+	if err := checkCounts(opts); err != nil {
+		net.Close()
+		return nil, err
+	}
 	if opts.Threads > 0 {
 		torch.SetNumThreads(opts.Threads)
-	}
-	if opts.MaxBatch < 0 {
-		net.Close()
-		return nil, fmt.Errorf("csad: MaxBatch %d is negative", opts.MaxBatch)
-	}
-	if opts.MaxInFlight < 0 {
-		net.Close()
-		return nil, fmt.Errorf("csad: MaxInFlight %d is negative", opts.MaxInFlight)
 	}
 	dev, err := torch.ParseDevice(opts.Device)
 	if err != nil {
@@ -267,7 +290,7 @@ func (m *Model) ScoreBatch(ctx context.Context, imgs []image.Image) ([]*Result, 
 			return nil, err
 		}
 		end := min(start+m.opts.MaxBatch, len(imgs))
-		rs, errs, err := m.scoreChunk(imgs[start:end])
+		rs, errs, err := m.scoreChunk(ctx, imgs[start:end])
 		if err != nil {
 			return nil, err
 		}
@@ -282,7 +305,8 @@ func (m *Model) ScoreBatch(ctx context.Context, imgs []image.Image) ([]*Result, 
 }
 
 // scoreChunk runs one forward pass; errs[i] is set for an image whose result is unusable.
-func (m *Model) scoreChunk(imgs []image.Image) (rs []*Result, errs []error, err error) {
+// A single image may share its pass with other callers' (Options.GatherBatch).
+func (m *Model) scoreChunk(ctx context.Context, imgs []image.Image) (rs []*Result, errs []error, err error) {
 	size := m.header.Config.ImageSize
 	n := int64(len(imgs))
 	buf := make([]float32, 0, n*3*size*size)
@@ -292,8 +316,26 @@ func (m *Model) scoreChunk(imgs []image.Image) (rs []*Result, errs []error, err 
 		}
 		buf = append(buf, imageproc.Preprocess(img, int(size))...)
 	}
-	m.slots <- struct{}{}
+	if len(imgs) == 1 && m.opts.GatherBatch > 1 {
+		req, err := m.scoreGathered(ctx, buf, imgs[0])
+		if err != nil {
+			return nil, nil, err
+		}
+		return []*Result{req.result}, []error{req.imageErr}, req.passErr
+	}
+	select {
+	case m.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	}
 	defer func() { <-m.slots }()
+	return m.forward(buf, imgs)
+}
+
+// forward runs one forward pass of preprocessed images; the caller holds a slot.
+func (m *Model) forward(buf []float32, imgs []image.Image) (rs []*Result, errs []error, err error) {
+	size := m.header.Config.ImageSize
+	n := int64(len(imgs))
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	if m.rt != nil {
@@ -426,15 +468,15 @@ func (m *Model) ScoreFiles(ctx context.Context, paths []string) []FileResult {
 		if len(imgs) == 0 {
 			continue
 		}
-		m.scoreFiles(imgs, idx, out)
+		m.scoreFiles(ctx, imgs, idx, out)
 	}
 	return out
 }
 
 // scoreFiles scores decoded images in forward passes of Options.MaxBatch and files each result
 // or error under its index.
-func (m *Model) scoreFiles(imgs []image.Image, idx []int, out []FileResult) {
-	rs, errs, err := m.scoreChunk(imgs)
+func (m *Model) scoreFiles(ctx context.Context, imgs []image.Image, idx []int, out []FileResult) {
+	rs, errs, err := m.scoreChunk(ctx, imgs)
 	for j, i := range idx {
 		switch {
 		case err != nil:

@@ -94,9 +94,10 @@ type PatchHist struct {
 	D256, D128 *torch.Tensor // (B) Mahalanobis distances of the whole-image and quadrant histograms
 }
 
-// histogram is the class-area fraction of every class (background included) per sample, (B, N).
-func (d *PatchHistDetector) histogram(labels *torch.Tensor) *torch.Tensor {
-	return labels.OneHot(d.classes).To(torch.Float32).MeanDims([]int64{1, 2}, false)
+// areaFractions is the mean over the spatial dimensions of a one-hot map (B, H, W, N): the
+// class-area fraction of every class (background included) per sample, (B, N).
+func areaFractions(oneHot *torch.Tensor) *torch.Tensor {
+	return oneHot.MeanDims([]int64{1, 2}, false)
 }
 
 // mahalanobis is √(δᵀ (Σ⁺ δ)) for each sample, δ = h − μ as a column: the official detector's
@@ -118,13 +119,16 @@ func mahalanobis(f *torch.Frame, h *torch.Tensor, batch int64, mean, invcov *tor
 func (d *PatchHistDetector) Histograms(labels *torch.Tensor) (whole, quadrants *torch.Tensor) {
 	f := torch.NewFrame(labels)
 	defer f.Close()
-	labels = f.Use(labels)
+	// One one-hot map for the whole image and its quadrants, as the reference takes them:
+	// the sums of 0/1 values are exact integers in any order, so each mean is the same single
+	// rounding as from a one-hot map of the quadrant alone.
+	oneHot := f.Use(labels).OneHot(d.classes).To(torch.Float32)
 	hh := d.size / 2
 	quad := func(r0, c0 int64) *torch.Tensor {
-		return d.histogram(labels.Narrow(1, r0, hh).Narrow(2, c0, hh))
+		return areaFractions(oneHot.Narrow(1, r0, hh).Narrow(2, c0, hh))
 	}
 	patches := torch.Cat([]*torch.Tensor{quad(0, 0), quad(hh, 0), quad(0, hh), quad(hh, hh)}, 1)
-	return f.Return(d.histogram(labels)), f.Return(patches)
+	return f.Return(areaFractions(oneHot)), f.Return(patches)
 }
 
 // Forward scores logits (B, N, H, W) with H = W = the image size.

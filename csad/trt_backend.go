@@ -31,6 +31,10 @@ func loadTensorRT(path string, opts Options) (runner, Header, error) {
 		return nil, Header{}, fmt.Errorf("csad: tensorrt backend: %w", err)
 	}
 	r := &trtRunner{eng: eng, cfg: h.Config}
+	if p := eng.Profile(); opts.GatherBatch > 1 && opts.GatherBatch > p.Max {
+		eng.Close()
+		return nil, Header{}, fmt.Errorf("csad: GatherBatch %d is above the engine's largest batch (%s): build the engine with -max-batch %d or gather fewer", opts.GatherBatch, p, opts.GatherBatch)
+	}
 	if err := r.check(h, path, opts.Engine); err != nil {
 		eng.Close()
 		return nil, Header{}, err

@@ -306,6 +306,17 @@ int torch_get_num_threads(void) noexcept {
   }
 }
 
+int64_t torch_native_heap_bytes(void) noexcept {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+  // mallinfo2 walks every arena under its lock: cheap enough for a benchmark or a metrics
+  // endpoint, not for an inner loop.
+  struct mallinfo2 mi = mallinfo2();
+  return static_cast<int64_t>(mi.uordblks + mi.hblkhd);
+#else
+  return -1;
+#endif
+}
+
 int torch_cuda_is_available(void) noexcept {
   try {
     return torch::cuda::is_available() ? 1 : 0;

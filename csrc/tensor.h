@@ -54,6 +54,9 @@ TorchStatus torch_tensor_assign(TorchTensor *dst, TorchTensor *src) TORCH_NOEXCE
 TorchStatus torch_manual_seed(uint64_t seed) TORCH_NOEXCEPT;
 void torch_set_num_threads(int n) TORCH_NOEXCEPT;
 int torch_get_num_threads(void) TORCH_NOEXCEPT;
+/* Bytes the C allocator has handed out and not yet been given back (glibc's mallinfo2: heap
+ * blocks in use plus mapped blocks), over every arena; -1 where the C library cannot tell. */
+int64_t torch_native_heap_bytes(void) TORCH_NOEXCEPT;
 int torch_cuda_is_available(void) TORCH_NOEXCEPT;
 int torch_cuda_device_count(void) TORCH_NOEXCEPT;
 /* Version of the LibTorch the shim was built against, e.g. "1.13.1". */

@@ -70,6 +70,17 @@ func SetNumThreads(n int) { C.torch_set_num_threads(C.int(n)) }
 // NumThreads returns LibTorch's intra-op thread count.
 func NumThreads() int { return int(C.torch_get_num_threads()) }
 
+// NativeHeapBytes is the memory the C allocator has handed out and not yet taken back: the
+// storage of every CPU tensor, LibTorch's and oneDNN's caches and any other C or C++
+// allocation in the process, over every malloc arena, mapped blocks included (glibc's
+// mallinfo2). Go's own heap is not in it. Unlike the RSS it does not count what the allocator
+// keeps cached after a free, so it tells what a call leaves behind to the byte. ok is false
+// where the C library cannot tell (not glibc 2.33 or later).
+func NativeHeapBytes() (bytes int64, ok bool) {
+	n := int64(C.torch_native_heap_bytes())
+	return n, n >= 0
+}
+
 // CUDAAvailable reports whether the LibTorch in use was built with CUDA and sees a device.
 func CUDAAvailable() bool { return C.torch_cuda_is_available() != 0 }
 

@@ -217,3 +217,22 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// The *image.RGBA path of FromImage gives what the generic path (At and color.NRGBAModel)
+// gives, for every alpha and every premultiplied value it allows, and for a sub-image.
+func TestFromImageRGBAEqualsColorModel(t *testing.T) {
+	img := image.NewRGBA(image.Rect(0, 0, 256, 256))
+	for a := range 256 {
+		for v := range 256 {
+			c := uint8(min(v, a)) // premultiplied: a colour value never exceeds its alpha
+			img.SetRGBA(v, a, color.RGBA{c, uint8(min(v/2, a)), uint8(min(255-v, a)), uint8(a)})
+		}
+	}
+	for _, m := range []image.Image{img, img.SubImage(image.Rect(3, 5, 200, 101))} {
+		got := FromImage(m)
+		want := FromImage(struct{ image.Image }{m}) // hides the type: the generic path
+		if !bytes.Equal(got.Pix, want.Pix) || got.W != want.W || got.H != want.H {
+			t.Fatalf("%v: the RGBA path differs from color.NRGBAModel's conversion", m.Bounds())
+		}
+	}
+}

@@ -232,6 +232,16 @@ func FromImage(m image.Image) *RGB {
 				copy(o[3*(y*w+x):3*(y*w+x)+3], row[4*x:4*x+3])
 			}
 		}
+	case *image.RGBA:
+		// What image.RGBA.At and color.NRGBAModel would give, without a color.Color per
+		// pixel (two allocations each: 130,000 for a 256×256 image).
+		for y := 0; y < h; y++ {
+			row := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):]
+			for x := 0; x < w; x++ {
+				i := 3 * (y*w + x)
+				o[i], o[i+1], o[i+2] = unpremultiply(row[4*x], row[4*x+1], row[4*x+2], row[4*x+3])
+			}
+		}
 	case *image.NRGBA64:
 		for y := 0; y < h; y++ {
 			row := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):]
@@ -283,6 +293,19 @@ func FromImage(m image.Image) *RGB {
 
 // nrgb returns the un-premultiplied 8-bit colour channels of c; a nil colour
 // (Go's PNG decoder leaves missing palette entries nil) is black.
+// unpremultiply is color.NRGBAModel's conversion of an alpha-premultiplied 8-bit colour.
+func unpremultiply(r, g, b, a uint8) (uint8, uint8, uint8) {
+	switch a {
+	case 0xff:
+		return r, g, b
+	case 0:
+		return 0, 0, 0
+	}
+	a16 := uint32(a) * 0x101
+	un := func(v uint8) uint8 { return uint8((uint32(v) * 0x101 * 0xffff / a16) >> 8) }
+	return un(r), un(g), un(b)
+}
+
 func nrgb(c color.Color) [3]uint8 {
 	if c == nil {
 		return [3]uint8{}
