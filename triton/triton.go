@@ -255,6 +255,16 @@ func Write(repoDir string, m Model) error {
 	if err := os.MkdirAll(modelDir, 0o755); err != nil {
 		return fmt.Errorf("triton: %w", err)
 	}
+	unlock, err := lockModelDir(modelDir)
+	if err != nil {
+		return fmt.Errorf("triton: lock %s: %w", modelDir, err)
+	}
+	if unlock != nil {
+		defer unlock()
+		// Holding the lock, no other Write is running: a temporary version folder here is
+		// what a writer killed mid-way (SIGKILL, a power cut) left.
+		removeStaleVersions(modelDir)
+	}
 	if err := replaceVersion(modelDir, file, m.Data); err != nil {
 		return err
 	}
@@ -264,13 +274,34 @@ func Write(repoDir string, m Model) error {
 	return nil
 }
 
+// lockFile, in a model's folder, serialises Writes to that model. Triton ignores it (not a
+// number, not config.pbtxt).
+const lockFile = ".csad-write.lock"
+
+func lockPath(modelDir string) string { return filepath.Join(modelDir, lockFile) }
+
+// tempVersionPattern names replaceVersion's temporary folders (and their ".old" siblings).
+const tempVersionPattern = "." + Version + ".tmp-*"
+
+// removeStaleVersions removes the temporary folders of earlier Writes that did not finish. A
+// failure leaves them, as before, to no harm: Triton ignores them.
+func removeStaleVersions(modelDir string) {
+	stale, err := filepath.Glob(filepath.Join(modelDir, tempVersionPattern))
+	if err != nil {
+		return
+	}
+	for _, p := range stale {
+		os.RemoveAll(p)
+	}
+}
+
 // replaceVersion writes modelDir/1/file with data through a temporary sibling folder.
 func replaceVersion(modelDir, file string, data []byte) (err error) {
 	final := filepath.Join(modelDir, Version)
 	if st, err := os.Lstat(final); err == nil && !st.IsDir() {
 		return fmt.Errorf("triton: %s is not a folder; remove it so the model version can be written", final)
 	}
-	tmp, err := os.MkdirTemp(modelDir, "."+Version+".tmp-*")
+	tmp, err := os.MkdirTemp(modelDir, tempVersionPattern)
 	if err != nil {
 		return fmt.Errorf("triton: %w", err)
 	}

@@ -185,7 +185,7 @@ func TestReplaceVersionWhole(t *testing.T) {
 			require.NoError(t, os.WriteFile(filepath.Join(dir, p), []byte(data), 0o644))
 		}
 		require.NoError(t, Write(repo, m))
-		assert.Equal(t, []string{"1", "2", "config.pbtxt", "labels.txt"}, entries(t, dir), "fallback %v", fallback)
+		assert.Equal(t, []string{lockFile, "1", "2", "config.pbtxt", "labels.txt"}, entries(t, dir), "fallback %v", fallback)
 		assert.Equal(t, []string{"model.onnx"}, entries(t, filepath.Join(dir, "1")), "fallback %v", fallback)
 		for p, want := range map[string]string{"1/model.onnx": "onnx bytes", "2/model.onnx": "version 2", "labels.txt": "labels"} {
 			b, err := os.ReadFile(filepath.Join(dir, p))
@@ -199,6 +199,45 @@ func TestReplaceVersionWhole(t *testing.T) {
 	}
 }
 
+// TestStaleTemporaryVersionRemoved: the temporary version folders of a writer killed mid-way
+// (here made by hand, as SIGKILL would leave them) go at the next Write, which holds the lock.
+func TestStaleTemporaryVersionRemoved(t *testing.T) {
+	repo := t.TempDir()
+	m := small()
+	dir := filepath.Join(repo, m.Name)
+	for _, p := range []string{".1.tmp-123/model.onnx", ".1.tmp-456.old/model.onnx"} {
+		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, p), []byte("half"), 0o644))
+	}
+	require.NoError(t, Write(repo, m))
+	assert.Equal(t, []string{lockFile, "1", "config.pbtxt"}, entries(t, dir))
+}
+
+// TestWritesToOneModelTakeTurns: Writes of two models to the same name from many goroutines
+// each leave a complete version: the lock makes them take turns, and none removes another's
+// temporary folder while it writes.
+func TestWritesToOneModelTakeTurns(t *testing.T) {
+	repo := t.TempDir()
+	a, b := small(), small()
+	b.Data = []byte("other onnx bytes, longer")
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			m := a
+			if i%2 == 1 {
+				m = b
+			}
+			assert.NoError(t, Write(repo, m))
+		})
+	}
+	wg.Wait()
+	dir := filepath.Join(repo, a.Name)
+	assert.Equal(t, []string{lockFile, "1", "config.pbtxt"}, entries(t, dir))
+	got, err := os.ReadFile(filepath.Join(dir, "1", "model.onnx"))
+	require.NoError(t, err)
+	assert.Contains(t, []string{string(a.Data), string(b.Data)}, string(got))
+}
+
 // TestVersionIsNotAFolder: a file named 1 is refused and left as it is.
 func TestVersionIsNotAFolder(t *testing.T) {
 	repo := t.TempDir()
@@ -208,7 +247,7 @@ func TestVersionIsNotAFolder(t *testing.T) {
 	err := Write(repo, m)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "is not a folder; remove it")
-	assert.Equal(t, []string{"1"}, entries(t, filepath.Join(repo, m.Name)))
+	assert.Equal(t, []string{lockFile, "1"}, entries(t, filepath.Join(repo, m.Name)))
 }
 
 // TestReaderNeverSeesHalfAModel: while the version is replaced again and again by models of
@@ -240,6 +279,6 @@ func TestReaderNeverSeesHalfAModel(t *testing.T) {
 	assert.Zero(t, bad.Load(), "of %d reads", reads.Load())
 	assert.Positive(t, reads.Load())
 	names := entries(t, filepath.Join(repo, a.Name))
-	assert.Equal(t, []string{"1", "config.pbtxt"}, names)
-	assert.False(t, slices.ContainsFunc(names, func(n string) bool { return strings.HasPrefix(n, ".") }))
+	assert.Equal(t, []string{lockFile, "1", "config.pbtxt"}, names)
+	assert.False(t, slices.ContainsFunc(names, func(n string) bool { return strings.HasPrefix(n, ".") && n != lockFile }))
 }

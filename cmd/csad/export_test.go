@@ -233,7 +233,7 @@ func TestExportTriton(t *testing.T) {
 	assert.Equal(t, dir, m[1])
 	assert.Regexp(t, `^1/model\.onnx \d+\.\d MiB, opset 17, fp32, maps on, max batch 8$`, m[2])
 	assert.Equal(t, []string{"breakfast_box"}, dirNames(t, repo))
-	assert.Equal(t, []string{"1", "config.pbtxt"}, dirNames(t, dir))
+	assert.Equal(t, []string{".csad-write.lock", "1", "config.pbtxt"}, dirNames(t, dir))
 	assert.Equal(t, []string{"model.onnx"}, dirNames(t, filepath.Join(dir, "1")))
 	want := wantConfig("breakfast_box", "onnxruntime_onnx", "model.onnx", 8, true)
 	got := tritonConfig(t, repo, "breakfast_box")
