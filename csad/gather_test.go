@@ -207,6 +207,13 @@ func TestGatherBatchEqualsScoreBatch(t *testing.T) {
 				require.NotNil(t, got[i])
 				assert.Equal(t, want[j], got[i], "caller %d (position %d of the gathered pass)", i, j)
 			}
+			// One caller appending to its maps must not write into another's.
+			first, second := got[order[0]], got[order[1]]
+			keep := append([]float32(nil), second.Local...)
+			_ = append(first.Local, 1e9)
+			_ = append(first.Segmentation, 200)
+			assert.Equal(t, keep, second.Local)
+			assert.Equal(t, want[1].Segmentation, second.Segmentation)
 		})
 	}
 }

@@ -22,7 +22,7 @@ func (m *Model) scoreHost(buf []float32, imgs []image.Image) ([]*Result, []error
 	for i, img := range imgs {
 		b := img.Bounds()
 		w, h := b.Dx(), b.Dy()
-		local, global := o.local[i*mm:(i+1)*mm], o.global[i*mm:(i+1)*mm]
+		local, global := o.local[i*mm:(i+1)*mm:(i+1)*mm], o.global[i*mm:(i+1)*mm:(i+1)*mm] // capped: see collect
 		combined := make([]float32, mm)
 		for j := range combined {
 			combined[j] = local[j] + global[j]

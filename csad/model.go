@@ -419,9 +419,11 @@ func collect(o Outputs, imgs []image.Image, side int) ([]*Result, []error, error
 		}
 		rs[i] = &Result{
 			Score: score[i], LGST: lgst[i], PatchHist: ph[i],
-			Local: local[i*mm : (i+1)*mm], Global: global[i*mm : (i+1)*mm], MapSide: side,
+			// Capped slices: the images of a pass may go to different callers (GatherBatch), and
+			// one's append must not write into the next one's map.
+			Local: local[i*mm : (i+1)*mm : (i+1)*mm], Global: global[i*mm : (i+1)*mm : (i+1)*mm], MapSide: side,
 			AnomalyMap: amap, Width: w, Height: h,
-			Segmentation: labels[i*seg : (i+1)*seg],
+			Segmentation: labels[i*seg : (i+1)*seg : (i+1)*seg],
 		}
 		if !finite(score[i]) || !finite(lgst[i]) || !finite(ph[i]) {
 			errs[i] = ErrNonFinite
