@@ -19,7 +19,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/csad-go/csad/csad/imageproc"
-	"github.com/csad-go/csad/internal/atomicfile"
 	"github.com/csad-go/csad/internal/externaltest"
 	"github.com/csad-go/csad/ort"
 	"github.com/csad-go/csad/ortscore"
@@ -101,19 +100,13 @@ func TestBinaryWithoutLibTorch(t *testing.T) {
 	require.NoError(t, err, "the go command must be on PATH")
 	checkout, err := filepath.Abs("..")
 	require.NoError(t, err)
-	dir := t.TempDir()
-	require.False(t, strings.HasPrefix(dir, checkout+string(filepath.Separator)), "the module must lie outside the checkout")
+	mod, err := externaltest.NewModule(t.TempDir(), "example.com/ortscorer", checkout, filepath.Join("testdata", "scorer", "main.go"))
+	require.NoError(t, err)
+	dir := mod.Dir
 	write := func(name string, data []byte) {
 		t.Helper()
-		require.NoError(t, atomicfile.WriteFile(filepath.Join(dir, name), data))
+		require.NoError(t, mod.WriteFile(name, data))
 	}
-	write("go.mod", []byte(externaltest.GoMod("example.com/ortscorer", checkout)))
-	sum, err := os.ReadFile(filepath.Join(checkout, "go.sum"))
-	require.NoError(t, err)
-	write("go.sum", sum)
-	prog, err := os.ReadFile(filepath.Join("testdata", "scorer", "main.go"))
-	require.NoError(t, err)
-	write("main.go", prog)
 	onnxPath, _ := smallModel(t)
 	graph, err := os.ReadFile(onnxPath)
 	require.NoError(t, err)

@@ -2,8 +2,12 @@ package externaltest
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/csad-go/csad/internal/atomicfile"
 )
 
 // ModulePath is the import path of the module under test.
@@ -50,4 +54,44 @@ func RunEnv(environ []string) []string {
 		}
 	}
 	return env
+}
+
+// Module is a throwaway Go module outside the checkout, as a user's program would be.
+type Module struct {
+	Dir string // its folder
+}
+
+// NewModule makes a module named name in dir, a folder outside the checkout at checkout: its
+// go.mod requires csad-go from the checkout (GoMod), the checkout's go.sum comes along (the same
+// dependencies, so nothing is fetched) and main.go is a copy of program.
+func NewModule(dir, name, checkout, program string) (*Module, error) {
+	if rel, err := filepath.Rel(checkout, dir); err != nil || !strings.HasPrefix(rel, "..") {
+		return nil, fmt.Errorf("externaltest: the module folder %s must lie outside the checkout %s", dir, checkout)
+	}
+	m := &Module{Dir: dir}
+	sum, err := os.ReadFile(filepath.Join(checkout, "go.sum"))
+	if err != nil {
+		return nil, fmt.Errorf("externaltest: %w", err)
+	}
+	prog, err := os.ReadFile(program)
+	if err != nil {
+		return nil, fmt.Errorf("externaltest: %w", err)
+	}
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{{"go.mod", []byte(GoMod(name, checkout))}, {"go.sum", sum}, {"main.go", prog}} {
+		if err := m.WriteFile(f.name, f.data); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// WriteFile writes a file of the module (a model, an input image), atomically.
+func (m *Module) WriteFile(name string, data []byte) error {
+	if err := atomicfile.WriteFile(filepath.Join(m.Dir, name), data); err != nil {
+		return fmt.Errorf("externaltest: %w", err)
+	}
+	return nil
 }

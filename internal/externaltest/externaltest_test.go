@@ -24,7 +24,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/csad-go/csad/csad"
-	"github.com/csad-go/csad/internal/atomicfile"
 	"github.com/csad-go/csad/internal/externaltest"
 	"github.com/csad-go/csad/torch"
 	"github.com/csad-go/csad/torch/torchtest"
@@ -66,23 +65,15 @@ func TestExternalModule(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(gomod), "module "+externaltest.ModulePath+"\n", "checkout root not found")
 
-	dir := t.TempDir()
-	require.False(t, strings.HasPrefix(dir, checkout+string(filepath.Separator)),
-		"the temporary folder %s must lie outside the checkout %s", dir, checkout)
-
-	// The module: go.mod, the checkout's go.sum (the same dependencies, so nothing is fetched),
-	// the program, a model file and an image.
+	// The module: go.mod, go.sum and the program (externaltest.NewModule), a model file and an
+	// image.
+	mod, err := externaltest.NewModule(t.TempDir(), "example.com/scorer", checkout, filepath.Join("testdata", "scorer", "main.go"))
+	require.NoError(t, err)
+	dir := mod.Dir
 	write := func(name string, data []byte) {
 		t.Helper()
-		require.NoError(t, atomicfile.WriteFile(filepath.Join(dir, name), data))
+		require.NoError(t, mod.WriteFile(name, data))
 	}
-	write("go.mod", []byte(externaltest.GoMod("example.com/scorer", checkout)))
-	sum, err := os.ReadFile(filepath.Join(checkout, "go.sum"))
-	require.NoError(t, err)
-	write("go.sum", sum)
-	prog, err := os.ReadFile(filepath.Join("testdata", "scorer", "main.go"))
-	require.NoError(t, err)
-	write("main.go", prog)
 	writeModel(t, filepath.Join(checkout, "testdata", "golden", "model_small.pth"), filepath.Join(dir, "model.csad"))
 	img := testImage(96, 72, 7)
 	var pngBuf bytes.Buffer
