@@ -19,5 +19,5 @@
 //
 // By default every operator runs as PyTorch runs the official model, and results are bit for bit
 // those of Python on the same LibTorch. Options.Fast trades the last bits (and, at a near-tie,
-// a few segmentation pixels) for about 1.2× the speed (see Network.UseChannelsLast).
+// a few segmentation pixels) for about 1.3× the speed (see Network.UseChannelsLast).
 package csad

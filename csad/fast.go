@@ -11,11 +11,17 @@ import (
 // with other float32 roundings, with the layouts and the arithmetic that are fastest for
 // LibTorch 1.13's oneDNN convolutions on the CPU:
 //
-//   - each convolution in the memory format its oneDNN kernel is fastest in, measured layer by
-//     layer (docs/numerics.md#fast-mode): channels-last (NHWC) for 1×1 convolutions and for
-//     those on the 3-channel image, where it is 1.2–1.8× faster; NCHW for every larger kernel on
-//     a feature map, where oneDNN's channels-last kernels are 10–40 % slower on AVX2 CPUs than
-//     the blocked ones it reorders NCHW into;
+//   - every convolution called as oneDNN's own (mkldnn_convolution) with its weight laid out
+//     once, at load, in the blocked format its kernel reads (mkldnn_reorder_conv2d_weight), and
+//     the maps kept in oneDNN's blocked layout (to_mkldnn) from one convolution to the next
+//     wherever every operator in between has a oneDNN kernel: the encoder, the student, the
+//     autoencoder's encoder, the segmentor's ASPP and its last three convolutions. aten::conv2d
+//     reorders the weight on every call (a 9 MB copy for a 512→512 3×3 kernel, as long as the
+//     whole convolution on a 16×16 map) and each map from NCHW to the blocked layout and back;
+//     here a map is reordered only where it leaves for an operator oneDNN lacks (bilinear
+//     resizing, concatenation, narrowing, the maps' arithmetic). The kernels are those
+//     aten::conv2d picks for NCHW maps, so the convolutions round as they did there;
+//   - ReLU in place, and the student's average pooling by oneDNN, on those blocked maps;
 //   - each eval-mode BatchNorm folded into the convolution before it (w·γ/σ, β − μ·γ/σ): one
 //     operator and one pass over memory fewer;
 //   - the teacher's 1×1 projection applied to layer2 and layer3 before they are resized and
@@ -32,33 +38,23 @@ import (
 // LibTorch 1.13's fused convolution+ReLU kernels are out of reach: mkldnn::_convolution_pointwise
 // came with PyTorch 2.0, mkldnn_prepacked::conv2d_run takes a TorchScript class object that the
 // dispatcher binding does not pass, and XNNPACK's prepacked conv2d_clamp is 2–3× slower here
-// than oneDNN. ReLU stays a separate operator.
+// than oneDNN. ReLU stays a separate (in-place) operator.
 //
 // The derived weights live in fastWeights, outside the module tree: the state dict, the model
 // file, the ONNX export and the exact forward pass see the original parameters only, untouched.
 
 // fastConv is one convolution of fast mode: its weight, with any following BatchNorm folded
-// in, laid out in its memory format, and a bias (nil only when the convolution had neither
-// bias nor norm).
+// in, as a oneDNN tensor in its kernel's layout, and a dense bias (nil only when the
+// convolution had neither bias nor norm).
 type fastConv struct {
 	w, b *torch.Tensor
 	opts torch.Conv2dOptions
-	nhwc bool
 }
 
-// channelsLastFaster is the layout rule measured on LibTorch 1.13's oneDNN (AVX2): 1×1
-// convolutions and convolutions of the RGB image run faster channels-last, all others NCHW.
-func channelsLastFaster(weightShape []int64) bool {
-	return len(weightShape) == 4 && (weightShape[2] == 1 && weightShape[3] == 1 || weightShape[1] < 8)
-}
-
-// forward convolves x. LibTorch runs a convolution channels-last when its input or its weight
-// is, so an NCHW convolution needs its input made NCHW (a copy where it is not already).
+// forward convolves x, a oneDNN tensor (the result is one too) or a dense one (the result is
+// dense NCHW).
 func (c *fastConv) forward(x *torch.Tensor) *torch.Tensor {
-	if !c.nhwc {
-		x = x.Contiguous()
-	}
-	return x.Conv2d(c.w, c.b, c.opts)
+	return x.MkldnnConv2d(c.w, c.b, c.opts)
 }
 
 // fastBlock is a bottleneck with folded convolutions.
@@ -136,44 +132,29 @@ func (fd *folder) fold(c *nn.Conv2d, bn *nn.BatchNorm2d) (w, b *torch.Tensor) {
 	return w.Mul(scale.Reshape(-1, 1, 1, 1)), shift
 }
 
+// sub is a folder whose temporaries live in a scope of their own, for one convolution: closed
+// once its weights are kept, so that the float64 and intermediate copies of every weight are
+// not all alive at once (and then left to glibc as heap the process never gives back).
+func (fd *folder) sub() *folder { return &folder{s: torch.NewNoGradScope(), fw: fd.fw} }
+
 func (fd *folder) conv(c *nn.Conv2d, bn *nn.BatchNorm2d) (fastConv, error) {
-	w, b := fd.fold(c, bn)
-	return fd.finish(w, b, c.Options())
+	sub := fd.sub()
+	defer sub.s.Close()
+	w, b := sub.fold(c, bn)
+	return sub.finish(w, b, c.Options())
 }
 
-// plain is a convolution without a norm. One that runs NCHW shares the module's own weight
-// and bias (a second handle, no copy); a channels-last one gets a re-laid copy.
-func (fd *folder) plain(c *nn.Conv2d) (fastConv, error) {
-	if channelsLastFaster(c.Weight.Shape()) {
-		return fd.conv(c, nil)
-	}
-	fc := fastConv{opts: c.Options()}
-	var err error
-	if fc.w, err = fd.keep(c.Weight.Share(fd.s)); err != nil {
-		return fastConv{}, err
-	}
-	if c.Bias != nil {
-		if fc.b, err = fd.keep(c.Bias.Share(fd.s)); err != nil {
-			return fastConv{}, err
-		}
-	}
-	return fc, nil
-}
+// plain is a convolution without a norm.
+func (fd *folder) plain(c *nn.Conv2d) (fastConv, error) { return fd.conv(c, nil) }
 
-// finish rounds w and b to float32, lays w out in its convolution's format, and keeps them.
+// finish rounds w and b to float32, lays w out for its convolution's oneDNN kernel, and keeps
+// them.
 func (fd *folder) finish(w, b *torch.Tensor, o torch.Conv2dOptions) (fastConv, error) {
-	nhwc := channelsLastFaster(w.Shape())
-	w = w.To(torch.Float32)
-	if nhwc {
-		w = w.ContiguousAs(torch.ChannelsLast)
-	} else {
-		w = w.Contiguous()
-	}
-	wk, err := fd.keep(w)
+	wk, err := fd.keep(w.To(torch.Float32).Contiguous().ToMkldnn().MkldnnConv2dWeight(o))
 	if err != nil {
 		return fastConv{}, err
 	}
-	fc := fastConv{w: wk, opts: o, nhwc: nhwc}
+	fc := fastConv{w: wk, opts: o}
 	if b != nil {
 		if fc.b, err = fd.keep(b.To(torch.Float32)); err != nil {
 			return fastConv{}, err
@@ -186,6 +167,8 @@ func (fd *folder) finish(w, b *torch.Tensor, o torch.Conv2dOptions) (fastConv, e
 // whole side×side input reads only zero padding with all but its centre tap, so it becomes the
 // 1×1 convolution of that tap.
 func (fd *folder) aspp(c *convBnReLU, side int64) (fastConv, error) {
+	fd = fd.sub()
+	defer fd.s.Close()
 	w, b := fd.fold(c.cb.conv, c.cb.bn)
 	o := c.cb.conv.Options()
 	sh := c.cb.conv.Weight.Shape()
@@ -299,33 +282,43 @@ func newFastWeights(n *Network) (_ *fastWeights, err error) {
 }
 
 // maybeResize is Interpolate unless t already has that size: bilinear interpolation to the
-// same size copies every value exactly, so fast mode skips the copy.
-func maybeResize(t *torch.Tensor, h, w int64) *torch.Tensor {
+// same size copies every value exactly, so fast mode skips the copy. t may be a oneDNN tensor,
+// which stays one when kept and is made dense to be resized.
+func maybeResize(f *torch.Frame, t *torch.Tensor, h, w int64) *torch.Tensor {
 	if sh := t.Shape(); len(sh) == 4 && sh[2] == h && sh[3] == w {
 		return t
 	}
-	return t.Interpolate(h, w, torch.Bilinear, false)
+	d := f.Next(t, t.ToDense())
+	return f.Next(d, d.Interpolate(h, w, torch.Bilinear, false))
 }
 
+// reluIn is ReLU in place, on a convolution's output that nothing else holds.
+func reluIn(y *torch.Tensor) *torch.Tensor { return y.ReluInPlace() }
+
+// dense is t (a oneDNN tensor) as a dense one, t itself freed.
+func dense(f *torch.Frame, t *torch.Tensor) *torch.Tensor { return f.Next(t, t.ToDense()) }
+
+// forward runs the block on a oneDNN tensor.
 func (b *fastBlock) forward(x *torch.Tensor) *torch.Tensor {
 	f := torch.NewFrame(x)
 	defer f.Close()
 	x = f.Use(x)
-	y := relu(f, b.c1.forward(x))
-	y = f.Next(y, relu(f, b.c2.forward(y)))
+	y := reluIn(b.c1.forward(x))
+	y = f.Next(y, reluIn(b.c2.forward(y)))
 	y = f.Next(y, b.c3.forward(y))
 	short := x
 	if b.down != nil {
 		short = b.down.forward(x)
 	}
 	// The sum is written over the third convolution's output, which nothing else holds.
-	return f.Return(y.AddInPlace(short, 1).Relu())
+	return f.Return(y.AddInPlace(short, 1).ReluInPlace())
 }
 
+// encoder returns the three feature maps as oneDNN tensors, from the image as one.
 func (fw *fastWeights) encoder(x *torch.Tensor) Features {
 	f := torch.NewFrame(x)
 	defer f.Close()
-	h := relu(f, fw.stem.forward(f.Use(x)))
+	h := reluIn(fw.stem.forward(f.Use(x)))
 	h = f.Next(h, h.MaxPool2d(torch.PoolOptions{Kernel: [2]int64{3, 3}, Stride: [2]int64{2, 2}, Padding: [2]int64{1, 1}}))
 	var out [3]*torch.Tensor
 	for i, stage := range fw.stages {
@@ -341,20 +334,21 @@ func (fw *fastWeights) encoder(x *torch.Tensor) Features {
 func (fw *fastWeights) segmentor(feat Features, size int64) *torch.Tensor {
 	f := torch.NewFrame(feat.Layer1, feat.Layer3)
 	defer f.Close()
-	r := relu(f, fw.reduce.forward(f.Use(feat.Layer1)))
+	r := dense(f, reluIn(fw.reduce.forward(f.Use(feat.Layer1))))
 	q, h := size/16, size/4
-	x3 := maybeResize(f.Use(feat.Layer3), q, q)
+	x3 := maybeResize(f, f.Use(feat.Layer3), q, q)
 	stages := make([]*torch.Tensor, 0, 5)
 	for i := range fw.aspp {
-		stages = append(stages, relu(f, fw.aspp[i].forward(x3)))
+		stages = append(stages, dense(f, reluIn(fw.aspp[i].forward(x3))))
 	}
-	pooled := relu(f, fw.imagepool.forward(x3.AdaptiveAvgPool2d(1, 1)))
+	pooled := dense(f, reluIn(fw.imagepool.forward(x3.AdaptiveAvgPool2d(1, 1))))
 	stages = append(stages, pooled.Interpolate(q, q, torch.Bilinear, false))
-	x := relu(f, fw.fc1.forward(torch.Cat(stages, 1))).Interpolate(h, h, torch.Bilinear, false)
-	x = torch.Cat([]*torch.Tensor{x, r}, 1)
-	x = relu(f, fw.fc2c1.forward(x))
-	x = f.Next(x, relu(f, fw.fc2c2.forward(x)))
-	x = f.Next(x, fw.fc2c3.forward(x))
+	// fc1's input is a concatenation, dense; its output is dense too.
+	x := reluIn(fw.fc1.forward(torch.Cat(stages, 1))).Interpolate(h, h, torch.Bilinear, false)
+	x = torch.Cat([]*torch.Tensor{x, r}, 1).ToMkldnn()
+	x = reluIn(fw.fc2c1.forward(x))
+	x = f.Next(x, reluIn(fw.fc2c2.forward(x)))
+	x = dense(f, f.Next(x, fw.fc2c3.forward(x)))
 	return f.Return(x.Interpolate(size, size, torch.Bilinear, false))
 }
 
@@ -362,56 +356,63 @@ func (fw *fastWeights) segmentor(feat Features, size int64) *torch.Tensor {
 func (fw *fastWeights) teacher(feat Features, size int64) *torch.Tensor {
 	f := torch.NewFrame(feat.Layer2, feat.Layer3)
 	defer f.Close()
-	a := maybeResize(fw.proj2.forward(f.Use(feat.Layer2)), size, size)
-	b := maybeResize(fw.proj3.forward(f.Use(feat.Layer3)), size, size)
+	a := maybeResize(f, dense(f, fw.proj2.forward(f.Use(feat.Layer2))), size, size)
+	b := maybeResize(f, dense(f, fw.proj3.forward(f.Use(feat.Layer3))), size, size)
+	// Dense: ATen's average pooling of this NCHW map is faster than two reorders and oneDNN's.
 	pool := torch.PoolOptions{Kernel: [2]int64{3, 3}, Stride: [2]int64{1, 1}, Padding: [2]int64{1, 1}}
 	return f.Return(a.AddInPlace(b, 1).AvgPool2d(pool).AddInPlace(fw.projBias, 1))
 }
 
-// student is LocalStudent.Forward with the fast convolutions and the merged heads.
+// student is LocalStudent.Forward with the fast convolutions and the merged heads, on the
+// image as a oneDNN tensor.
 func (fw *fastWeights) student(size int64, x *torch.Tensor) (st, ae *torch.Tensor) {
 	f := torch.NewFrame(x)
 	defer f.Close()
 	c := &fw.pdn
-	h := relu(f, c[0].forward(f.Use(x)))
+	h := reluIn(c[0].forward(f.Use(x)))
 	h = f.Next(h, h.AvgPool2d(avg2))
-	h = f.Next(h, relu(f, c[1].forward(h)))
+	h = f.Next(h, reluIn(c[1].forward(h)))
 	h = f.Next(h, h.AvgPool2d(avg2))
-	h = f.Next(h, relu(f, c[2].forward(h)))
-	h = f.Next(h, relu(f, c[3].forward(h)))
-	h = f.Next(h, relu(f, c[4].forward(h)))
-	h = f.Next(h, maybeResize(h, size, size))
-	y := fw.heads.forward(h)
+	h = f.Next(h, reluIn(c[2].forward(h)))
+	h = f.Next(h, reluIn(c[3].forward(h)))
+	h = f.Next(h, reluIn(c[4].forward(h)))
+	h = maybeResize(f, h, size, size)
+	// The heads give a oneDNN tensor, or a dense one where h was resized (ToDense keeps it).
+	y := f.Next(h, fw.heads.forward(h))
+	y = f.Next(y, y.ToDense())
 	k := fw.headOut
 	return f.Return(y.Narrow(1, 0, k)), f.Return(y.Narrow(1, k, k))
 }
 
-// autoencoder is AutoEncoder.Forward in evaluation mode (no dropout) with the fast convolutions.
+// autoencoder is AutoEncoder.Forward in evaluation mode (no dropout) with the fast convolutions:
+// the encoder on oneDNN tensors from the image as one, the decoder, a resize before each
+// convolution, on dense maps.
 func (fw *fastWeights) autoencoder(size int64, x *torch.Tensor) *torch.Tensor {
 	f := torch.NewFrame(x)
 	defer f.Close()
 	h := f.Use(x)
 	for i := range fw.enc {
 		if i < len(fw.enc)-1 {
-			h = f.Next(h, relu(f, fw.enc[i].forward(h)))
+			h = f.Next(h, reluIn(fw.enc[i].forward(h)))
 		} else {
 			h = f.Next(h, fw.enc[i].forward(h))
 		}
 	}
+	h = dense(f, h)
 	for i, s := range decoderSizes {
-		h = f.Next(h, maybeResize(h, s, s))
-		h = f.Next(h, relu(f, fw.dec[i].forward(h)))
+		h = maybeResize(f, h, s, s)
+		h = f.Next(h, reluIn(fw.dec[i].forward(h)))
 	}
-	h = f.Next(h, maybeResize(h, size, size))
-	h = f.Next(h, relu(f, fw.dec[6].forward(h)))
+	h = maybeResize(f, h, size, size)
+	h = f.Next(h, reluIn(fw.dec[6].forward(h)))
 	return f.Return(fw.dec[7].forward(h))
 }
 
 // forward runs every branch in fast mode on the frame's input x.
 func (fw *fastWeights) forward(n *Network, x *torch.Tensor, batch int64) (ph PatchHist, t, st, ae, a *torch.Tensor) {
-	// The three convolutions on the image (encoder stem, student conv1, autoencoder enconv1)
-	// are channels-last: one copy serves them all.
-	x = x.ContiguousAs(torch.ChannelsLast)
+	// The encoder, the student and the autoencoder all start from the image: one oneDNN copy
+	// serves them all.
+	x = x.Contiguous().ToMkldnn()
 	feat := fw.encoder(x)
 	ph = n.Detector.Forward(fw.segmentor(feat, n.cfg.ImageSize), batch)
 	t = fw.teacher(feat, n.cfg.FeatureSize)

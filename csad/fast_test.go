@@ -192,6 +192,36 @@ func TestFastModeWithinTolerance(t *testing.T) {
 	require.NoError(t, s.Err())
 }
 
+// Fast mode runs every convolution as oneDNN's own with its weight laid out at load
+// (aten::mkldnn_convolution), none through aten::conv2d, which would reorder the weight on every
+// call, and as many as the exact forward pass (the teacher projection split in two, the
+// student's heads merged into one), and makes no dense copies of maps between convolutions.
+func TestFastModeOperators(t *testing.T) {
+	s := torch.NewInferenceScope()
+	defer s.Close()
+	net, x := smallGoldenNet(t, s)
+	calls := func() map[string]int64 {
+		torch.OpStats() // start afresh
+		torch.SetOpTiming(true)
+		defer torch.SetOpTiming(false)
+		o, err := net.Forward(x)
+		require.NoError(t, err)
+		o.Close()
+		m := map[string]int64{}
+		for _, st := range torch.OpStats() {
+			m[st.Name] = st.Calls
+		}
+		return m
+	}
+	exact := calls()
+	require.NoError(t, net.UseChannelsLast())
+	fast := calls()
+	require.Positive(t, exact["aten::conv2d"])
+	assert.Equal(t, exact["aten::conv2d"], fast["aten::mkldnn_convolution"], "convolutions through oneDNN")
+	assert.Zero(t, fast["aten::conv2d"], "convolutions through aten::conv2d")
+	assert.LessOrEqual(t, fast["aten::contiguous"], int64(1), "dense copies (the image's is the one)")
+}
+
 // Calling UseChannelsLast again refolds from the same weights: the same results bit for bit,
 // and the previous fold's tensors are freed rather than kept beside the new ones.
 func TestFastModeIdempotent(t *testing.T) {

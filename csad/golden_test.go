@@ -39,7 +39,7 @@ func goldenInput(t *testing.T, s *torch.Scope, meta map[string]string) *torch.Te
 }
 
 // checkOutputs compares a forward pass with the reference. exact: every output bitwise equal.
-// Otherwise (channels-last LGST branch) the bar: normalised maps within 1e-5 absolute,
+// Otherwise (fast mode) the bar: normalised maps within 1e-5 absolute,
 // branch scores within 1e-5 relative, segmentation and patch-histogram values identical, and the
 // fused score within what its formula z(lgst) + z(ph) makes of the LGST error, plus 1e-6 of
 // rounding (relative to max(|score|, 1), the fused score being in units of standard deviations).

@@ -18,9 +18,10 @@ type Options struct {
 	// Threads is LibTorch's intra-op thread count for the whole process; 0 keeps the current one.
 	Threads int
 	// Fast is inference in the fastest arithmetic measured here (Network.UseChannelsLast):
-	// BatchNorm folded into the convolutions, each convolution in its faster memory format, the
-	// teacher projection before its resize and pool; about 1.2× exact mode on the CPU. Maps and
-	// the LGST score stay within 2.5e-7 of PyTorch's; a near-tie in the segmentation's argmax can
+	// oneDNN's convolutions with weights laid out once at load, on maps kept in oneDNN's
+	// blocked layout between them, BatchNorm folded into the convolutions, the teacher
+	// projection before its resize and pool; about 1.3× exact mode on the CPU. Maps and the
+	// LGST score stay within 2.5e-7 of PyTorch's; a near-tie in the segmentation's argmax can
 	// flip a few pixels (≥ 99.995 % equal), which moves the patch-histogram score accordingly
 	// (docs/numerics.md#fast-mode). Without it every result is bit for bit what the official
 	// PyTorch model computes on the same LibTorch.

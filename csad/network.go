@@ -196,10 +196,11 @@ func (n *Network) Input(x *torch.Tensor) *torch.Tensor {
 	return x
 }
 
-// UseChannelsLast switches the network to fast mode for inference (Options.Fast): each
-// convolution runs in the memory format that is fastest for it — channels-last (the name's
-// origin) for 1×1 convolutions and those on the image, NCHW for the larger kernels — with each
-// BatchNorm folded into its convolution and a few exact algebraic shortcuts (fast.go). The
+// UseChannelsLast switches the network to fast mode for inference (Options.Fast): every
+// convolution runs as oneDNN's own with its weight laid out once for its kernel, on maps kept in
+// oneDNN's blocked layout from one convolution to the next (the name is from the first version,
+// which chose channels-last or NCHW per convolution), with each BatchNorm folded into its
+// convolution and a few exact algebraic shortcuts (fast.go). The
 // results are the exact mode's up to float32 rounding: maps within about 1e-7, and because the
 // segmentation is an argmax, now and then a pixel where two logits nearly tie takes the other
 // class, which moves the patch-histogram score by a little (docs/numerics.md#fast-mode).

@@ -4,8 +4,13 @@ package torch
 
 var (
 	opConv2d       = newOp("aten::conv2d", "")
+	opMkldnnConv   = newOp("aten::mkldnn_convolution", "")
+	opMkldnnWeight = newOp("aten::mkldnn_reorder_conv2d_weight", "")
+	opToMkldnn     = newOp("aten::to_mkldnn", "")
+	opToDense      = newOp("aten::to_dense", "")
 	opBatchNorm    = newOp("aten::batch_norm", "")
 	opRelu         = newOp("aten::relu", "")
+	opReluIn       = newOp("aten::relu_", "")
 	opAvgPool2d    = newOp("aten::avg_pool2d", "")
 	opAdaptiveAvg  = newOp("aten::adaptive_avg_pool2d", "")
 	opMaxPool2d    = newOp("aten::max_pool2d", "")
@@ -52,6 +57,32 @@ func (t *Tensor) Conv2d(weight, bias *Tensor, o Conv2dOptions) *Tensor {
 		ints(o.Dilation[:]).i(o.Groups))
 }
 
+// MkldnnConv2d is torch.mkldnn_convolution: F.conv2d through oneDNN whatever ATen's kernel
+// heuristic would pick, with weight either a dense tensor or one that MkldnnConv2dWeight laid
+// out in advance. A oneDNN tensor input (ToMkldnn) gives a oneDNN tensor output, a dense one a
+// dense output; bias, if any, is dense.
+func (t *Tensor) MkldnnConv2d(weight, bias *Tensor, o Conv2dOptions) *Tensor {
+	o = o.normalized()
+	return opMkldnnConv.call1(newArgs().t(t).t(weight).optT(bias).ints(o.Padding[:]).ints(o.Stride[:]).
+		ints(o.Dilation[:]).i(o.Groups))
+}
+
+// MkldnnConv2dWeight is torch._C._nn.mkldnn_reorder_conv2d_weight: the oneDNN tensor (t a
+// oneDNN tensor itself, see ToMkldnn) of a convolution weight in the layout oneDNN's kernel for
+// that convolution reads, so that MkldnnConv2d does not reorder it on every call.
+func (t *Tensor) MkldnnConv2dWeight(o Conv2dOptions) *Tensor {
+	o = o.normalized()
+	return opMkldnnWeight.call1(newArgs().t(t).ints(o.Padding[:]).ints(o.Stride[:]).ints(o.Dilation[:]).i(o.Groups))
+}
+
+// ToMkldnn is t.to_mkldnn(): a float32 copy in oneDNN's own (opaque, possibly blocked) layout.
+// Such a tensor has sizes but no strides: only the operators with oneDNN kernels accept it
+// (convolution, relu, add, pooling, ...) and ToDense turns it back.
+func (t *Tensor) ToMkldnn() *Tensor { return opToMkldnn.call1(newArgs().t(t)) }
+
+// ToDense is t.to_dense(): a oneDNN tensor as a contiguous dense one.
+func (t *Tensor) ToDense() *Tensor { return opToDense.call1(newArgs().t(t)) }
+
 // BatchNorm is F.batch_norm(t, runningMean, runningVar, weight, bias, training, momentum, eps).
 // In training mode the running statistics are updated in place. Any tensor may be nil.
 func (t *Tensor) BatchNorm(runningMean, runningVar, weight, bias *Tensor, training bool, momentum, eps float64) *Tensor {
@@ -61,6 +92,9 @@ func (t *Tensor) BatchNorm(runningMean, runningVar, weight, bias *Tensor, traini
 
 // Relu is max(t, 0).
 func (t *Tensor) Relu() *Tensor { return unary(opRelu, t) }
+
+// ReluInPlace is t.relu_(): max(t, 0) written over t, which it returns.
+func (t *Tensor) ReluInPlace() *Tensor { return inplace(opReluIn, newArgs().t(t), t) }
 
 // PoolOptions are the arguments of the 2-D pooling operators; a zero Stride means "equal to
 // the kernel" and a zero Dilation means 1, as in PyTorch.

@@ -126,7 +126,7 @@ func newBenchCmd() *cobra.Command {
 every engine side by side with eager PyTorch:
 
   torch-exact   LibTorch, PyTorch's evaluation bit for bit (csad score)
-  torch-fast    LibTorch, channels-last LGST branch (csad score -fast)
+  torch-fast    LibTorch fast mode: oneDNN convolutions, prepacked weights (csad score -fast)
   onnxruntime   ONNX Runtime on the graph csad export writes, made in memory (-backend onnxruntime)
   python        eager PyTorch, the official way: csad_ref's CSAD module, load_state_dict strict,
                 eval, torch.no_grad, run by -python-bin (Debian's python3-torch; 'make setup')
