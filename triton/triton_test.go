@@ -91,7 +91,7 @@ func TestConfigRoundTrip(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join(repo, m.Name, "1", "model.onnx"))
 	require.NoError(t, err)
 	assert.Equal(t, m.Data, data)
-	assert.Equal(t, []string{"1", "config.pbtxt"}, entries(t, filepath.Join(repo, m.Name)), "no temporary left")
+	assert.Equal(t, []string{lockFile, "1", "config.pbtxt"}, entries(t, filepath.Join(repo, m.Name)), "no temporary left")
 	assert.Equal(t, []string{"model.onnx"}, entries(t, filepath.Join(repo, m.Name, "1")))
 
 	// A TensorRT plan without batching preferences: an empty dynamic_batching, Triton's defaults.
