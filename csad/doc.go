@@ -13,7 +13,13 @@
 //	r, err := m.Score(ctx, img) // r.Score, r.AnomalyMap, r.Segmentation, ...
 //
 // A Model is safe for concurrent use by many goroutines; each call frees everything it allocated
-// before returning, so memory stays flat over millions of calls.
+// before returning, so memory stays flat over millions of calls. Options.MaxInFlight bounds the
+// forward passes that run at once (the rest wait in arrival order), and Options.GatherBatch lets
+// the single images that wait share a pass (with Fast or another backend):
+//
+//	m, err := csad.Load("tray.csad", csad.Options{Fast: true, GatherBatch: 8})
+//	// in each camera's goroutine
+//	r, err := m.Score(ctx, frame)
 //
 // # Numerics
 //
