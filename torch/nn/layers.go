@@ -155,12 +155,16 @@ func (s *Sequential) Append(l Forwarder) {
 	s.Layers = append(s.Layers, l)
 }
 
-// Forward applies each layer in turn.
+// Forward applies each layer in turn. Each layer's output is dropped once the next layer has
+// run, as Python drops a Sequential's intermediates: what backward needs, autograd keeps.
 func (s *Sequential) Forward(x *torch.Tensor) *torch.Tensor {
+	f := torch.NewFrame(x)
+	defer f.Close()
+	x = f.Use(x)
 	for _, l := range s.Layers {
-		x = l.Forward(x)
+		x = f.Next(x, l.Forward(x))
 	}
-	return x
+	return f.Return(x)
 }
 
 func itoa(i int) string {
