@@ -335,6 +335,7 @@ func (m *Model) scoreChunk(ctx context.Context, imgs []image.Image) (rs []*Resul
 
 // forward runs one forward pass of preprocessed images; the caller holds a slot.
 func (m *Model) forward(buf []float32, imgs []image.Image) (rs []*Result, errs []error, err error) {
+	defer torch.StayOnThread()()
 	size := m.header.Config.ImageSize
 	n := int64(len(imgs))
 	m.mu.RLock()
@@ -363,6 +364,7 @@ func (m *Model) forward(buf []float32, imgs []image.Image) (rs []*Result, errs [
 // ScoreTensor runs the network on a preprocessed batch (B, 3, S, S) that belongs to a scope and
 // returns the raw outputs, owned by that scope. For callers that prepare their own tensors.
 func (m *Model) ScoreTensor(x *torch.Tensor) (Outputs, error) {
+	defer torch.StayOnThread()()
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	if m.rt != nil {
