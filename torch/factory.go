@@ -73,8 +73,10 @@ func NumThreads() int { return int(C.torch_get_num_threads()) }
 // NativeHeapBytes is the memory the C allocator has handed out and not yet taken back: the
 // storage of every CPU tensor, LibTorch's and oneDNN's caches and any other C or C++
 // allocation in the process, over every malloc arena, mapped blocks included (glibc's
-// mallinfo2). Go's own heap is not in it. Unlike the RSS it does not count what the allocator
-// keeps cached after a free, so it tells what a call leaves behind to the byte. ok is false
+// mallinfo2). Go's own heap is not in it. Unlike the RSS it does not count the free memory the
+// allocator keeps, with one exception: the few small blocks each thread's cache (tcache)
+// holds after a free still count as in use, a few hundred bytes that come and go;
+// GLIBC_TUNABLES=glibc.malloc.tcache_count=0 makes the figure exact to the byte. ok is false
 // where the C library cannot tell (not glibc 2.33 or later).
 func NativeHeapBytes() (bytes int64, ok bool) {
 	n := int64(C.torch_native_heap_bytes())

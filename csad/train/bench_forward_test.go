@@ -87,17 +87,10 @@ func scoreOnce(m *csad.Model, x *torch.Tensor) error {
 	return err
 }
 
-// BenchmarkForward times the exact-mode forward pass (csad.Model.ScoreTensor, inference mode)
-// against the same model file in eager PyTorch under no_grad (testdata/bench_forward.py,
-// csad_ref.CSAD), at batch 1 and 8, the two sides alternating call by call; the reported figure
-// is the median of the paired ratios Python time ÷ Go time (>1: Go is faster). The reduced model
-// (CSAD_BENCH_PRESET=cpu, the default) is where a per-call cost shows; paper runs the paper-size
-// one. CSAD_BENCH_ROUNDS and CSAD_BENCH_THREADS as in BenchmarkTrainStep.
-//
-//	go test -run '^$' -bench 'Forward$' -benchtime 1x ./csad/train/
-func BenchmarkForward(b *testing.B) {
-	rounds, err := positiveEnv(benchRoundsEnv, 4*benchRounds, "rounds")
-	require.NoError(b, err)
+// forwardPair loads the benchmark's model (CSAD_BENCH_PRESET) on the Go side and in the Python
+// twin (testdata/bench_forward.py), both at CSAD_BENCH_THREADS threads, and skips without
+// Python.
+func forwardPair(b *testing.B) (*csad.Model, *trainTwin) {
 	threads, err := positiveEnv(benchThreadsEnv, benchThreads, "threads")
 	require.NoError(b, err)
 	if _, err := os.Stat(benchPython); err != nil {
@@ -111,12 +104,27 @@ func BenchmarkForward(b *testing.B) {
 	m, err := csad.Load(path, csad.Options{Threads: threads})
 	require.NoError(b, err)
 	b.Cleanup(func() { assert.NoError(b, m.Close()) })
-	size := m.Header().Config.ImageSize
 	if reason, err := py.ready(); err != nil {
 		require.NoError(b, err)
 	} else if reason != "" {
 		b.Skipf("the Python twin cannot run: %s (install Debian's python3-torch)", reason)
 	}
+	return m, py
+}
+
+// BenchmarkForward times the exact-mode forward pass (csad.Model.ScoreTensor, inference mode)
+// against the same model file in eager PyTorch under no_grad (testdata/bench_forward.py,
+// csad_ref.CSAD), at batch 1 and 8, the two sides alternating call by call; the reported figure
+// is the median of the paired ratios Python time ÷ Go time (>1: Go is faster). The reduced model
+// (CSAD_BENCH_PRESET=cpu, the default) is where a per-call cost shows; paper runs the paper-size
+// one. CSAD_BENCH_ROUNDS and CSAD_BENCH_THREADS as in BenchmarkTrainStep.
+//
+//	go test -run '^$' -bench 'Forward$' -benchtime 1x ./csad/train/
+func BenchmarkForward(b *testing.B) {
+	rounds, err := positiveEnv(benchRoundsEnv, 4*benchRounds, "rounds")
+	require.NoError(b, err)
+	m, py := forwardPair(b)
+	size := m.Header().Config.ImageSize
 	for _, batch := range []int{1, 8} {
 		b.Run("batch"+strconv.Itoa(batch), func(b *testing.B) {
 			x := benchInput(b, batch, size)
@@ -195,24 +203,7 @@ func ms(d time.Duration) float64 { return float64(d) / 1e6 }
 //
 //	go test -run '^$' -bench ForwardOps -benchtime 1x ./csad/train/
 func BenchmarkForwardOps(b *testing.B) {
-	threads, err := positiveEnv(benchThreadsEnv, benchThreads, "threads")
-	require.NoError(b, err)
-	if _, err := os.Stat(benchPython); err != nil {
-		b.Skipf("no Python to compare with: %v", err)
-	}
-	prev := torch.NumThreads()
-	b.Cleanup(func() { torch.SetNumThreads(prev) })
-	path := benchModelFile(b, benchPreset())
-	py, err := startTwin(b, benchForwardTwin, path, strconv.Itoa(threads))
-	require.NoError(b, err)
-	m, err := csad.Load(path, csad.Options{Threads: threads})
-	require.NoError(b, err)
-	b.Cleanup(func() { assert.NoError(b, m.Close()) })
-	if reason, err := py.ready(); err != nil {
-		require.NoError(b, err)
-	} else if reason != "" {
-		b.Skipf("the Python twin cannot run: %s", reason)
-	}
+	m, py := forwardPair(b)
 	const batch, calls, rounds = 1, 10, 4
 	x := benchInput(b, batch, m.Header().Config.ImageSize)
 	for range 2 {

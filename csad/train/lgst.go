@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"runtime"
 
 	"github.com/csad-go/csad/csad"
 	"github.com/csad-go/csad/torch"
@@ -153,8 +152,7 @@ func (t *LGSTTrainer) Step(image, augImage, penalty *torch.Tensor) (LGSTLossValu
 	// One OS thread for the whole graph: LibTorch numbers autograd nodes per thread and sums
 	// the gradients of the student's weights (used by three forwards) in that order (see
 	// SegTrainer.Step).
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
+	defer torch.StayOnThread()()
 	net := t.net
 	nn.SetTraining(net.Encoder, false)
 	nn.SetTraining(net.Teacher, false)

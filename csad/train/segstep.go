@@ -3,7 +3,6 @@ package train
 import (
 	"errors"
 	"fmt"
-	"runtime"
 
 	"github.com/csad-go/csad/csad"
 	"github.com/csad-go/csad/torch"
@@ -97,8 +96,7 @@ func (t *SegTrainer) Step(sup SupBatch, unsup *torch.Tensor, supOnly bool) (SegL
 	// threads while building the graph would number its nodes from several counters, and the
 	// sums would round differently from run to run. One thread for the whole step keeps
 	// PyTorch's order; the step's own cost dwarfs the lock's.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
+	defer torch.StayOnThread()()
 	nn.SetTraining(t.enc, false)
 	nn.SetTraining(t.seg, true)
 	s := torch.NewScope()

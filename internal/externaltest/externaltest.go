@@ -65,7 +65,7 @@ type Module struct {
 // go.mod requires csad-go from the checkout (GoMod), the checkout's go.sum comes along (the same
 // dependencies, so nothing is fetched) and main.go is a copy of program.
 func NewModule(dir, name, checkout, program string) (*Module, error) {
-	if rel, err := filepath.Rel(checkout, dir); err != nil || !strings.HasPrefix(rel, "..") {
+	if rel, err := filepath.Rel(checkout, dir); err != nil || rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
 		return nil, fmt.Errorf("externaltest: the module folder %s must lie outside the checkout %s", dir, checkout)
 	}
 	m := &Module{Dir: dir}
