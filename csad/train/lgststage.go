@@ -42,6 +42,8 @@ func DefaultLGSTOptions() LGSTOptions {
 // a penalty folder is given), then the map quantiles on the validation images. It keeps the last
 // iteration: the official code picks the one with the best test AUROC; we never look at test data.
 func TrainLGST(ctx context.Context, net *csad.Network, train []*imageproc.RGB, val [][]float32, o LGSTOptions, seed uint64) (LGSTQuantiles, error) {
+	// The whole loop on one OS thread, not only each step: see torch.StayOnThread.
+	defer torch.StayOnThread()()
 	var q LGSTQuantiles
 	size := int(net.Config().ImageSize)
 	if len(train) == 0 || len(val) == 0 {

@@ -86,6 +86,8 @@ type Report struct {
 // returns the trained network (the caller closes it; nil when only the pseudo-labels and
 // segmentor stages were asked for). Test images are never read.
 func Train(ctx context.Context, o Options) (*csad.Network, Report, error) {
+	// The whole loop on one OS thread, not only each step: see torch.StayOnThread.
+	defer torch.StayOnThread()()
 	rep := Report{Seconds: map[string]float64{}}
 	logf := o.Log
 	if logf == nil {

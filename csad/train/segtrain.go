@@ -57,6 +57,8 @@ func DefaultSegOptions() SegOptions {
 // never look at test data, and keep the last epoch (the loss plateaus well before it).
 // Randomness (shuffles, LSA, augmentation) comes from Seed alone.
 func TrainSegmentor(ctx context.Context, net *csad.Network, data SegData, o SegOptions) ([]SegLossValues, error) {
+	// The whole loop on one OS thread, not only each step: see torch.StayOnThread.
+	defer torch.StayOnThread()()
 	if err := data.validate(net); err != nil {
 		return nil, err
 	}
