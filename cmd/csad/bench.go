@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/csad-go/csad/csad"
+	"github.com/csad-go/csad/internal/cpupeak"
 	"github.com/csad-go/csad/torch"
 )
 
@@ -66,9 +67,10 @@ type benchResult struct {
 	LatenciesMs []float64 `json:"latencies_ms"`
 	P50Ms       float64   `json:"p50_ms"`
 	P99Ms       float64   `json:"p99_ms"`
-	ImagesPerS  float64   `json:"images_per_s"`  // batch ÷ p50
-	GFLOPS      float64   `json:"gflops"`        // achieved: convolution FLOPs per image × images/s
-	PctConvPeak float64   `json:"pct_conv_peak"` // of the channels-last convolution peak
+	ImagesPerS  float64   `json:"images_per_s"`           // batch ÷ p50
+	GFLOPS      float64   `json:"gflops"`                 // achieved: convolution FLOPs per image × images/s
+	PctConvPeak float64   `json:"pct_conv_peak"`          // of the channels-last convolution peak
+	PctFMAPeak  float64   `json:"pct_fma_peak,omitempty"` // of the FMA peak (fma_peak)
 	// VsPython is the median over rounds of python_time ÷ this column's time in the same round
 	// (> 1: faster than eager PyTorch), from Pairs rounds where both calls succeeded.
 	VsPython *float64 `json:"vs_python,omitempty"`
@@ -104,17 +106,22 @@ type benchReport struct {
 	CPUs        int         `json:"cpus"`
 	// LoadAverage is the 1-minute load average when the bench started (0 where unknown);
 	// OMPWaitPolicy is OMP_WAIT_POLICY as every column inherits it ("" unset: spin, then sleep).
-	LoadAverage   float64       `json:"load_average"`
-	OMPWaitPolicy string        `json:"omp_wait_policy"`
-	Warmup        int           `json:"warmup"`
-	Iters         int           `json:"iters"`
-	RSSCalls      int           `json:"rss_calls"`
-	Seed          uint64        `json:"seed"`
-	FLOPs         int64         `json:"flops_per_image"`
-	PythonFLOPs   int64         `json:"python_flops_per_image,omitempty"` // forward hooks on nn.Conv2d
-	ConvPeak      convPeak      `json:"conv_peak"`
-	Columns       []string      `json:"columns"`
-	Results       []benchResult `json:"results"` // batch by batch, columns in turn order
+	LoadAverage   float64  `json:"load_average"`
+	OMPWaitPolicy string   `json:"omp_wait_policy"`
+	Warmup        int      `json:"warmup"`
+	Iters         int      `json:"iters"`
+	RSSCalls      int      `json:"rss_calls"`
+	Seed          uint64   `json:"seed"`
+	FLOPs         int64    `json:"flops_per_image"`
+	PythonFLOPs   int64    `json:"python_flops_per_image,omitempty"` // forward hooks on nn.Conv2d
+	ConvPeak      convPeak `json:"conv_peak"`
+	// FMAPeak is the CPU's float32 multiply-add rate with every operand in a register, on the
+	// bench's threads (internal/cpupeak): no engine can exceed it. Absent on a CPU without a
+	// kernel for it (FMAPeakError says so).
+	FMAPeak      *cpupeak.Peak `json:"fma_peak,omitempty"`
+	FMAPeakError string        `json:"fma_peak_error,omitempty"`
+	Columns      []string      `json:"columns"`
+	Results      []benchResult `json:"results"` // batch by batch, columns in turn order
 }
 
 func newBenchCmd() *cobra.Command {
@@ -141,7 +148,10 @@ Reported per column: the median latency (p50) and the p99 (nearest rank: with fe
 calls, the slowest), images/s = B ÷ p50, the achieved GFLOP/s (csad.FLOPs per image × images/s)
 and that as a percentage of this machine's convolution peak (a 512→512 3×3 convolution on 64×64,
 batch 1, channels-last, same threads; the best of a measurement before the rounds and one after
-each batch size). "vs python" is the median of the paired ratios: in round
+each batch size) and of its FMA peak (float32 multiply-adds with every operand in a register,
+AVX2 or AVX-512, on the same threads, measured alongside: what no engine can exceed). The
+ceiling line says how many times eager PyTorch's images/s an engine would reach if the model's
+convolutions ran at the FMA peak and nothing else took time. "vs python" is the median of the paired ratios: in round
 i, Python's time ÷ the column's time; above 1 the column is faster. Medians rather than sums,
 so that one outlier call does not decide the verdict. |Δscore| is the largest difference from
 Python's scores on the first call.
@@ -163,8 +173,9 @@ policy instead; the table warns when that is the default and the load average ex
 
 -json prints one object: the settings (model, preset, config, torch, onnxruntime, python_torch,
 threads, cpus, load_average, omp_wait_policy, warmup, iters, rss_calls, seed), flops_per_image
-and python_flops_per_image, conv_peak, columns, and results: one entry per batch size and
-column with latencies_ms (round by round), p50_ms, p99_ms, images_per_s, gflops, pct_conv_peak,
+and python_flops_per_image, conv_peak, fma_peak (or fma_peak_error), columns, and results: one
+entry per batch size and column with latencies_ms (round by round), p50_ms, p99_ms,
+images_per_s, gflops, pct_conv_peak, pct_fma_peak,
 vs_python and pairs, scores (the first call's), max_abs_diff_score, peak_rss_alone_bytes, and
 error or rss_error where that failed.`,
 		Example: "  csad bench -model breakfast_box.csad -batch 1,8 -threads 2 -iters 8\n" +
@@ -333,6 +344,7 @@ func runBench(ctx context.Context, out, logw io.Writer, o benchOptions) error {
 		if rep.ConvPeak, err = measureConvPeak(); err != nil {
 			return err
 		}
+		rep.measureFMAPeak(threads)
 		for _, b := range o.batches {
 			rs, err := benchBatch(ctx, cols, h.Config.ImageSize, b, o, logf)
 			if err != nil {
@@ -347,14 +359,19 @@ func runBench(ctx context.Context, out, logw io.Writer, o benchOptions) error {
 			}
 			rep.ConvPeak.ChannelsLast = max(rep.ConvPeak.ChannelsLast, p.ChannelsLast)
 			rep.ConvPeak.NCHW = max(rep.ConvPeak.NCHW, p.NCHW)
+			rep.measureFMAPeak(threads)
 		}
 		return nil
 	}()
 	if runErr != nil {
 		return fmt.Errorf("bench: %w", runErr)
 	}
+	fma := 0.0
+	if rep.FMAPeak != nil {
+		fma = rep.FMAPeak.GFLOPS
+	}
 	for i := range rep.Results {
-		rep.Results[i].setGFLOPS(rep.FLOPs, rep.ConvPeak.ChannelsLast)
+		rep.Results[i].setGFLOPS(rep.FLOPs, rep.ConvPeak.ChannelsLast, fma)
 	}
 	compareWithPython(rep.Results)
 	if o.rssCalls > 0 {
@@ -537,14 +554,57 @@ func (r *benchResult) setLatencies(secs []float64) {
 	}
 }
 
-func (r *benchResult) setGFLOPS(flops int64, peak float64) {
+func (r *benchResult) setGFLOPS(flops int64, convPeak, fmaPeak float64) {
 	if r.Error != "" {
 		return
 	}
 	r.GFLOPS = float64(flops) * r.ImagesPerS / 1e9
-	if peak > 0 {
-		r.PctConvPeak = 100 * r.GFLOPS / peak
+	if convPeak > 0 {
+		r.PctConvPeak = 100 * r.GFLOPS / convPeak
 	}
+	if fmaPeak > 0 {
+		r.PctFMAPeak = 100 * r.GFLOPS / fmaPeak
+	}
+}
+
+// benchBatches is the batch sizes of rs in their order.
+func benchBatches(rs []benchResult) []int {
+	var bs []int
+	for _, r := range rs {
+		if !slices.Contains(bs, r.Batch) {
+			bs = append(bs, r.Batch)
+		}
+	}
+	return bs
+}
+
+// fmaPeakTime is how long each thread runs the FMA kernel per repetition.
+const fmaPeakTime = 200 * time.Millisecond
+
+// measureFMAPeak measures the FMA peak on threads threads and keeps the best so far: like the
+// convolution peak, measured before the rounds and after each batch size.
+func (rep *benchReport) measureFMAPeak(threads int) {
+	p, err := cpupeak.Measure(threads, fmaPeakTime)
+	switch {
+	case err != nil:
+		rep.FMAPeakError = err.Error()
+	case rep.FMAPeak == nil || p.GFLOPS > rep.FMAPeak.GFLOPS:
+		rep.FMAPeak = &p
+	}
+}
+
+// ceilingVsPython is how many times eager PyTorch's images/s at batch b the FMA peak would
+// allow if the convolutions were all there was and ran at that peak; 0 without both figures.
+func (rep *benchReport) ceilingVsPython(b int) float64 {
+	if rep.FMAPeak == nil || rep.FLOPs <= 0 {
+		return 0
+	}
+	for _, r := range rep.Results {
+		if r.Column == colPython && r.Batch == b && r.Error == "" && r.ImagesPerS > 0 {
+			return rep.FMAPeak.GFLOPS * 1e9 / float64(rep.FLOPs) / r.ImagesPerS
+		}
+	}
+	return 0
 }
 
 // compareWithPython sets |Δscore| of every column against Python's first-call scores.
@@ -628,10 +688,18 @@ func printBench(w io.Writer, rep benchReport) {
 		fl += fmt.Sprintf(", PyTorch forward hooks count %d (Go %d): MISMATCH", rep.PythonFLOPs, rep.FLOPs)
 	}
 	fmt.Fprintln(w, fl)
-	fmt.Fprintf(w, "conv peak (%s): %.1f GFLOP/s channels-last, %.1f GFLOP/s NCHW\n\n",
+	fmt.Fprintf(w, "conv peak (%s): %.1f GFLOP/s channels-last, %.1f GFLOP/s NCHW\n",
 		rep.ConvPeak.Shape, rep.ConvPeak.ChannelsLast, rep.ConvPeak.NCHW)
+	if p := rep.FMAPeak; p != nil {
+		fmt.Fprintf(w, "FMA peak (%s, %d float32 lanes, %d threads, operands in registers): %.1f GFLOP/s; "+
+			"at it this model's convolutions alone take %.0f ms an image, at most %.3f images/s\n",
+			p.Kernel, p.Lanes, p.Threads, p.GFLOPS, float64(rep.FLOPs)/p.GFLOPS/1e6, p.GFLOPS*1e9/float64(rep.FLOPs))
+	} else if rep.FMAPeakError != "" {
+		fmt.Fprintf(w, "FMA peak: not measured: %s\n", rep.FMAPeakError)
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "column\tbatch\tp50 ms\tp99 ms\timages/s\tGFLOP/s\t% conv peak\tvs python\t|Δscore| max\tpeak RSS MiB (alone)\t")
+	fmt.Fprintln(tw, "column\tbatch\tp50 ms\tp99 ms\timages/s\tGFLOP/s\t% conv peak\t% FMA peak\tvs python\t|Δscore| max\tpeak RSS MiB (alone)\t")
 	var notes []string
 	for _, r := range rep.Results {
 		rss := "-"
@@ -642,7 +710,7 @@ func printBench(w io.Writer, rep benchReport) {
 			rss = "failed"
 		}
 		if r.Error != "" {
-			fmt.Fprintf(tw, "%s\t%d\tfailed\t-\t-\t-\t-\t-\t-\t%s\t\n", r.Column, r.Batch, rss)
+			fmt.Fprintf(tw, "%s\t%d\tfailed\t-\t-\t-\t-\t-\t-\t-\t%s\t\n", r.Column, r.Batch, rss)
 			notes = append(notes, fmt.Sprintf("%s, batch %d: %s", r.Column, r.Batch, r.Error))
 			continue
 		}
@@ -653,14 +721,27 @@ func printBench(w io.Writer, rep benchReport) {
 		if r.MaxAbsDiffScore != nil {
 			d = fmt.Sprintf("%.3g", *r.MaxAbsDiffScore)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.1f\t%.3f\t%.1f\t%.1f\t%s\t%s\t%s\t\n", r.Column, r.Batch, r.P50Ms, r.P99Ms,
-			r.ImagesPerS, r.GFLOPS, r.PctConvPeak, vs, d, rss)
+		fma := "-"
+		if rep.FMAPeak != nil {
+			fma = fmt.Sprintf("%.1f", r.PctFMAPeak)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.1f\t%.3f\t%.1f\t%.1f\t%s\t%s\t%s\t%s\t\n", r.Column, r.Batch, r.P50Ms, r.P99Ms,
+			r.ImagesPerS, r.GFLOPS, r.PctConvPeak, fma, vs, d, rss)
 		if r.RSSError != "" {
 			notes = append(notes, fmt.Sprintf("%s, batch %d, peak RSS: %s", r.Column, r.Batch, r.RSSError))
 		}
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "images/s: batch ÷ p50; vs python: median over rounds of Python's time ÷ the column's (> 1: faster)")
+	var ceil []string
+	for _, b := range benchBatches(rep.Results) {
+		if c := rep.ceilingVsPython(b); c > 0 {
+			ceil = append(ceil, fmt.Sprintf("%.2f× at batch %d", c, b))
+		}
+	}
+	if len(ceil) > 0 {
+		fmt.Fprintf(w, "ceiling vs python (every convolution at the FMA peak, nothing else taking time): %s\n", strings.Join(ceil, ", "))
+	}
 	if rep.PythonTorch != "" {
 		fmt.Fprintf(w, "python: eager PyTorch %s (csad_ref.CSAD, torch.no_grad); |Δscore|: largest difference from its scores, first call\n", rep.PythonTorch)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/csad-go/csad/csad"
+	"github.com/csad-go/csad/internal/cpupeak"
 )
 
 // The RSS phase re-runs this binary; in tests that is the test binary, which runs main when
@@ -183,6 +184,28 @@ func TestBenchInterleaves(t *testing.T) {
 	assert.Equal(t, 1.0, *py.VsPython)
 }
 
+// The ceiling is the FMA peak over the model's FLOPs, against Python's images/s at that batch:
+// 100 GFLOP/s over 2 GFLOP an image allows 50 images/s, five times Python's 10.
+func TestBenchCeiling(t *testing.T) {
+	rep := benchReport{FLOPs: 2e9, FMAPeak: &cpupeak.Peak{GFLOPS: 100}, Results: []benchResult{
+		{Column: colFast, Batch: 1, ImagesPerS: 20},
+		{Column: colPython, Batch: 1, ImagesPerS: 10},
+		{Column: colPython, Batch: 8, Error: "failed"},
+	}}
+	assert.InDelta(t, 5.0, rep.ceilingVsPython(1), 1e-12)
+	assert.Zero(t, rep.ceilingVsPython(8), "Python failed at batch 8")
+	assert.Zero(t, rep.ceilingVsPython(2), "no Python at batch 2")
+	var b strings.Builder
+	printBench(&b, rep)
+	assert.Contains(t, b.String(), "ceiling vs python (every convolution at the FMA peak, nothing else taking time): 5.00× at batch 1\n")
+	assert.Contains(t, b.String(), "at most 50.000 images/s")
+	rep.FMAPeak, rep.FMAPeakError = nil, cpupeak.ErrNoKernel.Error()
+	b.Reset()
+	printBench(&b, rep)
+	assert.Contains(t, b.String(), "FMA peak: not measured: cpupeak: no float32 FMA kernel")
+	assert.NotContains(t, b.String(), "ceiling")
+}
+
 // TestBenchSmall runs 'csad bench' on the small golden model at batch 1 with every column, two
 // interleaved rounds and the peak-RSS phase: each column has finite figures, Go's FLOPs equal
 // the forward-hook count of csad_ref in PyTorch, and the scores match PyTorch's: exact mode
@@ -209,6 +232,15 @@ func TestBenchSmall(t *testing.T) {
 	assert.NotEmpty(t, rep.PythonTorch)
 	assert.Positive(t, rep.ConvPeak.ChannelsLast)
 	assert.Positive(t, rep.ConvPeak.NCHW)
+	if cpupeak.Lanes() > 0 {
+		require.NotNil(t, rep.FMAPeak, rep.FMAPeakError)
+		assert.Equal(t, 1, rep.FMAPeak.Threads)
+		assert.Positive(t, rep.FMAPeak.GFLOPS)
+		assert.Positive(t, rep.ceilingVsPython(1))
+	} else {
+		assert.Nil(t, rep.FMAPeak)
+		assert.Contains(t, rep.FMAPeakError, "no float32 FMA kernel")
+	}
 	require.Len(t, rep.Results, len(benchColumns))
 	py := rep.Results[len(rep.Results)-1]
 	require.Equal(t, colPython, py.Column)
@@ -224,6 +256,9 @@ func TestBenchSmall(t *testing.T) {
 		}
 		assert.GreaterOrEqual(t, r.P99Ms, r.P50Ms, r.Column)
 		assert.InDelta(t, 1e3/r.P50Ms, r.ImagesPerS, 1e-9, "%s: images/s is batch ÷ p50", r.Column)
+		if rep.FMAPeak != nil {
+			assert.InDelta(t, 100*r.GFLOPS/rep.FMAPeak.GFLOPS, r.PctFMAPeak, 1e-9, "%s: %% of the FMA peak", r.Column)
+		}
 		require.NotNil(t, r.VsPython, r.Column)
 		assert.True(t, *r.VsPython > 0 && !math.IsInf(*r.VsPython, 0), "%s: vs python %v", r.Column, *r.VsPython)
 		assert.Equal(t, 2, r.Pairs, r.Column)
@@ -244,8 +279,8 @@ func TestBenchSmall(t *testing.T) {
 	out, stderr, code = runMain(t, "bench", "-model", model, "-batch", "1", "-threads", "1", "-warmup", "0",
 		"-iters", "1", "-rss-calls", "0", "-columns", "torch-fast")
 	require.Equal(t, 0, code, stderr)
-	for _, s := range []string{"p50 ms", "images/s", "% conv peak", "vs python", "|Δscore| max", "peak RSS MiB (alone)",
-		"torch-fast", "OMP_WAIT_POLICY passive"} {
+	for _, s := range []string{"p50 ms", "images/s", "% conv peak", "% FMA peak", "FMA peak", "vs python", "|Δscore| max",
+		"peak RSS MiB (alone)", "torch-fast", "OMP_WAIT_POLICY passive"} {
 		assert.Contains(t, out, s)
 	}
 	for _, s := range []string{colExact, colORT, "eager PyTorch"} {
