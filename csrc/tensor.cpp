@@ -15,6 +15,7 @@
 #include <torch/version.h>
 
 #include "handles.hpp"
+#include "hugepages.h"
 #include "status.hpp"
 
 namespace csad {
@@ -311,7 +312,7 @@ int64_t torch_native_heap_bytes(void) noexcept {
   // mallinfo2 walks every arena under its lock: cheap enough for a benchmark or a metrics
   // endpoint, not for an inner loop.
   struct mallinfo2 mi = mallinfo2();
-  return static_cast<int64_t>(mi.uordblks + mi.hblkhd);
+  return static_cast<int64_t>(mi.uordblks + mi.hblkhd) + csad_hugepage_mapped_bytes();
 #else
   return -1;
 #endif
