@@ -53,9 +53,10 @@ namespace {
 //     back and faulted in again on the next call (16,000 faults a training step at width 64,
 //     128 px). Blocks up to 16 MiB come from the heap, which keeps up to 1 GiB of free top: what
 //     the process has used it keeps for the next call, never more than its peak. Larger blocks
-//     are mapped and unmapped: so few that their faults cost little, and kept out of the heap,
-//     whose fragmentation they would otherwise raise the peak by (paper-size model, batch 1,
-//     peak RSS against the threshold: 128 KiB 547 MiB, 4 MiB 591, 16 MiB 658, 32 MiB 767).
+//     are mapped and unmapped, kept out of the heap, whose fragmentation they would otherwise
+//     raise the peak by (paper-size model, batch 1, peak RSS against the threshold: 128 KiB
+//     547 MiB, 4 MiB 591, 16 MiB 658, 32 MiB 767); LibTorch's tensors among them are mapped on
+//     huge pages (hugepages.cpp), which keeps their faults few.
 //
 // A variable the user sets (MALLOC_ARENA_MAX, MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_, or
 // the glibc.malloc tunables) wins over each choice.

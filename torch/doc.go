@@ -50,7 +50,9 @@
 // on the next call. The shim therefore sets, when the program starts, one arena, a 16 MiB mmap
 // threshold and a 1 GiB trim threshold (a process keeps what it has used, never more than its
 // peak); MALLOC_ARENA_MAX, MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_ or the glibc.malloc
-// tunables override them. OpenSafetensors reads a file's tensors straight into LibTorch's memory
+// tunables override them. Tensors of 16 MiB or more get mappings of their own on transparent
+// huge pages, unmapped when freed (HugePageBytes; CSAD_HUGEPAGES=0 at start-up turns it off):
+// the kernel faults them in 2 MiB at a time instead of 4 KiB. OpenSafetensors reads a file's tensors straight into LibTorch's memory
 // (a model is held once while it loads). Counts and SetOpTiming/OpStats report what code costs
 // in operator calls and where their time goes; docs/performance.md has the profile.
 package torch
