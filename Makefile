@@ -105,12 +105,22 @@ include trt.mk
 
 ## fuzz: the pure-Go checkpoint parsers for a bounded time
 fuzz: libtorch
-	$(GO) test -run='^$$' -fuzz=FuzzLoad -fuzztime=$(FUZZTIME) ./torch/checkpoint/
-	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./csad/tiffmap/
-	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./csad/imageproc/
-	$(GO) test -run='^$$' -fuzz=FuzzCheckHeader -fuzztime=15s ./csad/
-	$(GO) test -run='^$$' -fuzz=FuzzHDBSCAN -fuzztime=15s ./csad/cluster/
-	$(GO) test -run='^$$' -fuzz=FuzzDecodeEngine -fuzztime=15s ./trt/
+	$(call fuzz_run,FuzzLoad,$(FUZZTIME),./torch/checkpoint/)
+	$(call fuzz_run,FuzzDecode,$(FUZZTIME),./csad/tiffmap/)
+	$(call fuzz_run,FuzzDecode,$(FUZZTIME),./csad/imageproc/)
+	$(call fuzz_run,FuzzCheckHeader,15s,./csad/)
+	$(call fuzz_run,FuzzHDBSCAN,15s,./csad/cluster/)
+	$(call fuzz_run,FuzzDecodeEngine,15s,./trt/)
+
+# fuzz_run fuzzes target $(1) of package $(3) for $(2). Go 1.26's fuzzing coordinator can end a
+# time-limited run with "context deadline exceeded" and no failing input when a worker is still
+# busy as the time runs out (golang/go#75804, fixed in Go 1.27; seen here once on a loaded
+# machine); such a run is repeated once. A run that found an input, or failed otherwise, fails.
+fuzz_run = out=$$($(GO) test -run='^$$' -fuzz=$(1) -fuzztime=$(2) $(3) 2>&1); rc=$$?; echo "$$out"; \
+	if [ $$rc -ne 0 ] && echo "$$out" | grep -q 'context deadline exceeded' && ! echo "$$out" | grep -q 'Failing input written'; then \
+		echo "fuzz: $(1) in $(3) stopped on Go's deadline race (golang/go issue 75804), no failing input: once more"; \
+		$(GO) test -run='^$$' -fuzz=$(1) -fuzztime=$(2) $(3); \
+	else exit $$rc; fi
 
 ## golden: regenerate the committed golden files with Debian's PyTorch (gen_golden.py and
 ## gen_golden_train.py are run by the tests themselves, on the machine under test)
