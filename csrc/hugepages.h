@@ -6,6 +6,10 @@
 
 #include "common.h"
 
+/* glibc's mmap threshold as the shim sets it at start-up (tensor.cpp), and the size from which
+ * tensors are mapped on huge pages: the blocks that are mapped and unmapped either way. */
+#define CSAD_MMAP_THRESHOLD (16 << 20)
+
 #ifdef __cplusplus
 extern "C" {
 #endif

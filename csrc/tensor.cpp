@@ -70,7 +70,7 @@ struct MallocSetup {
     if (!user_set("MALLOC_ARENA_MAX", "arena_max")) mallopt(M_ARENA_MAX, 1);
     // Setting either threshold stops glibc moving the other, so both are set together.
     if (!user_set("MALLOC_MMAP_THRESHOLD_", "mmap_threshold") && !user_set("MALLOC_TRIM_THRESHOLD_", "trim_threshold")) {
-      mallopt(M_MMAP_THRESHOLD, 16 << 20);
+      mallopt(M_MMAP_THRESHOLD, CSAD_MMAP_THRESHOLD);
       mallopt(M_TRIM_THRESHOLD, 1 << 30);
     }
   }
