@@ -58,11 +58,7 @@ func grey(v uint8) image.Image {
 // waitPending waits until n requests are queued.
 func waitPending(t *testing.T, m *Model, n int) {
 	t.Helper()
-	require.Eventually(t, func() bool {
-		m.gather.mu.Lock()
-		defer m.gather.mu.Unlock()
-		return len(m.gather.pending) == n
-	}, 10*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return m.gather.Len() == n }, 10*time.Second, time.Millisecond)
 }
 
 // Single images queued behind a busy pass share the next passes, oldest first, up to
@@ -188,12 +184,10 @@ func TestGatherBatchEqualsScoreBatch(t *testing.T) {
 				})
 			}
 			waitPending(t, m, callers)
-			m.gather.mu.Lock()
 			order := make([]int, callers)
-			for j, req := range m.gather.pending {
-				order[j] = slices.IndexFunc(imgs, func(img image.Image) bool { return img == req.img })
+			for j, in := range m.gather.Waiting() {
+				order[j] = slices.IndexFunc(imgs, func(img image.Image) bool { return img == in.img })
 			}
-			m.gather.mu.Unlock()
 			<-m.slots
 			wg.Wait()
 

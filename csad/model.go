@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/csad-go/csad/csad/imageproc"
+	"github.com/csad-go/csad/internal/gather"
 	"github.com/csad-go/csad/torch"
 )
 
@@ -83,7 +84,7 @@ type Model struct {
 	// slots holds a token per forward pass in flight. A full channel hands a freed slot to
 	// the sender that has waited longest, so waiting calls run in arrival order.
 	slots  chan struct{}
-	gather gatherQueue // single images waiting to share a pass (Options.GatherBatch)
+	gather gather.Queue[gatherInput, gatherOutput] // single images waiting to share a pass (Options.GatherBatch)
 }
 
 // finish completes a Model's construction.
@@ -318,11 +319,11 @@ func (m *Model) scoreChunk(ctx context.Context, imgs []image.Image) (rs []*Resul
 		buf = append(buf, imageproc.Preprocess(img, int(size))...)
 	}
 	if len(imgs) == 1 && m.opts.GatherBatch > 1 {
-		req, err := m.scoreGathered(ctx, buf, imgs[0])
+		out, err := m.scoreGathered(ctx, buf, imgs[0])
 		if err != nil {
 			return nil, nil, err
 		}
-		return []*Result{req.result}, []error{req.imageErr}, req.passErr
+		return []*Result{out.result}, []error{out.imageErr}, nil
 	}
 	select {
 	case m.slots <- struct{}{}:
