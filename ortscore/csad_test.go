@@ -146,3 +146,34 @@ func TestFP16Export(t *testing.T) {
 		assert.Equal(t, want[i].AnomalyMap, got[i].AnomalyMap, "image %d", i)
 	}
 }
+
+// TestGatherBatchMatchesCSADBatch: a gathered pass on the reduced golden model's export hands
+// each caller exactly what csad.Model's onnxruntime backend gives the image in a batch of the
+// same images in the same order, bit for bit.
+func TestGatherBatchMatchesCSADBatch(t *testing.T) {
+	onnxPath, _ := smallModel(t)
+	s, err := ortscore.Load(onnxPath, ortscore.Options{Threads: 1, MaxInFlight: 1, GatherBatch: 6})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, s.Close()) }()
+	viaORT, err := csad.Load(onnxPath, csad.Options{Backend: csad.BackendONNXRuntime, Threads: 1, MaxBatch: 6})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, viaORT.Close()) }()
+
+	imgs := append([]image.Image{testImage(64, 64, 30)}, matchImages()...)
+	got, batches := gatherBehindFirst(t, s, imgs)
+	require.Equal(t, []int{1, 6}, batches, "the first image alone, then the six queued behind it in one pass")
+	want, err := viaORT.ScoreBatch(context.Background(), imgs[1:])
+	require.NoError(t, err)
+	for i, w := range want {
+		r := got[i+1]
+		require.NotNil(t, r, "image %d", i+1)
+		assert.Equal(t, w.Score, r.Score, "image %d score", i+1)
+		assert.Equal(t, w.LGST, r.LGST, "image %d lgst", i+1)
+		assert.Equal(t, w.PatchHist, r.PatchHist, "image %d patch_hist", i+1)
+		assert.Equal(t, w.Local, r.Local, "image %d local", i+1)
+		assert.Equal(t, w.Global, r.Global, "image %d global", i+1)
+		assert.Equal(t, w.Segmentation, r.Segmentation, "image %d segmentation", i+1)
+		assert.Equal(t, w.AnomalyMap, r.AnomalyMap, "image %d anomaly map", i+1)
+		assert.Equal(t, w.Anomalous, r.Anomalous, "image %d anomalous", i+1)
+	}
+}

@@ -32,6 +32,7 @@
 //
 // A Scorer is safe for concurrent use. Options.Threads sets ONNX Runtime's intra-op threads;
 // Options.MaxInFlight bounds the forward passes that run at once, later calls waiting in arrival
-// order. Close frees the ONNX Runtime session once the calls in flight have finished; later
-// calls return ErrClosed. Result slices belong to the caller.
+// order; Options.GatherBatch lets single images that wait share the next pass. Close frees the
+// ONNX Runtime session once the calls in flight have finished; later calls return ErrClosed.
+// Result slices belong to the caller.
 package ortscore

@@ -85,5 +85,9 @@ func (f Fake) Graph() ([]byte, error) {
 	return g.Marshal(onnx.ModelInfo{Opset: 17, Producer: "ortscore-test", Metadata: meta})
 }
 
-// SetBeforeRun installs the hook that runs inside a slot just before each forward pass.
-func (s *Scorer) SetBeforeRun(f func()) { s.beforeRun = f }
+// SetBeforeRun installs the hook that runs inside a slot just before each forward pass, with
+// the pass's batch size.
+func (s *Scorer) SetBeforeRun(f func(batch int)) { s.beforeRun = f }
+
+// Waiting is the number of single images queued to share a pass (Options.GatherBatch).
+func (s *Scorer) Waiting() int { return s.gather.Len() }

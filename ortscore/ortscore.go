@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/csad-go/csad/csad/imageproc"
+	"github.com/csad-go/csad/internal/gather"
 	"github.com/csad-go/csad/ort"
 )
 
@@ -53,7 +54,20 @@ type Options struct {
 	// Scorer; later calls wait their turn in arrival order. 0 means the machine's CPUs divided
 	// by Threads (all CPUs when Threads is 0, so 1), at least 1.
 	MaxInFlight int
+	// GatherBatch, above 1, lets single-image calls that wait for a forward pass (MaxInFlight
+	// passes already running) share one: whichever call gets the next pass takes up to
+	// GatherBatch waiting images, oldest first, into one batch and hands each caller its own
+	// result, as csad.Options.GatherBatch does. Under load that is batching's gain per image
+	// without any caller batching its own images; with no queue each call runs alone. ONNX
+	// Runtime's results for a batch differ from an image's alone in the last float32 bits
+	// (docs/onnx.md), so a gathered score depends, within that rounding, on the images that
+	// shared its pass. 0 or 1: a pass per image, at most 64.
+	GatherBatch int
 }
+
+// maxGatherBatch bounds Options.GatherBatch: larger passes gain nothing per image here and
+// hold a large batch's memory at once (csad.Options' bound).
+const maxGatherBatch = 64
 
 func (o Options) inFlightLimit() int {
 	if o.MaxInFlight > 0 {
@@ -115,10 +129,24 @@ type Scorer struct {
 	header Header
 	// slots holds a token per forward pass in flight. A full channel hands a freed slot to the
 	// sender that has waited longest, so waiting calls run in arrival order.
-	slots chan struct{}
+	slots       chan struct{}
+	gatherBatch int                          // Options.GatherBatch
+	gather      gather.Queue[request, reply] // single images waiting to share a pass
 	// beforeRun, when set (by tests only), runs inside a slot and the read lock, just before
-	// the forward pass.
-	beforeRun func()
+	// the forward pass, with the pass's batch size.
+	beforeRun func(batch int)
+}
+
+// request is one image, preprocessed, with its size.
+type request struct {
+	x    []float32 // 3×S×S
+	w, h int
+}
+
+// reply is one image's share of a pass.
+type reply struct {
+	result *Result
+	err    error // this image's result is unusable (ErrNonFinite)
 }
 
 // Load opens an .onnx file that csad-go exported with maps ('csad export -maps', or
@@ -131,6 +159,9 @@ func Load(path string, opts Options) (*Scorer, error) {
 	}
 	if opts.MaxInFlight < 0 {
 		return nil, fmt.Errorf("ortscore: Options.MaxInFlight is %d; use 0 for the default or a positive count", opts.MaxInFlight)
+	}
+	if opts.GatherBatch < 0 || opts.GatherBatch > maxGatherBatch {
+		return nil, fmt.Errorf("ortscore: Options.GatherBatch is %d; use 0 for a pass per image or up to %d to gather waiting images", opts.GatherBatch, maxGatherBatch)
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -145,7 +176,7 @@ func Load(path string, opts Options) (*Scorer, error) {
 		_ = sess.Close() // the graph error is the one worth reporting
 		return nil, fmt.Errorf("ortscore: %s %w", path, err)
 	}
-	return &Scorer{sess: sess, header: h, slots: make(chan struct{}, opts.inFlightLimit())}, nil
+	return &Scorer{sess: sess, header: h, slots: make(chan struct{}, opts.inFlightLimit()), gatherBatch: opts.GatherBatch}, nil
 }
 
 // checkGraph reads the header and makes sure the graph has every input and output Score reads,
@@ -217,10 +248,11 @@ func (s *Scorer) Score(ctx context.Context, img image.Image) (*Result, error) {
 	return rs[0], nil
 }
 
-// ScoreBatch scores images in input order, each in a forward pass of its own: ONNX Runtime's
-// results for a batch of 8 differ from those for the images alone in the last float32 bits
-// (docs/onnx.md), so batching would make a score depend on the images beside it; csad.Model
-// also scores one image per pass by default.
+// ScoreBatch scores images in input order, each in a forward pass of its own (or, with
+// Options.GatherBatch, shared with other callers' waiting images, as Score does): ONNX
+// Runtime's results for a batch of 8 differ from those for the images alone in the last float32
+// bits (docs/onnx.md), so batching a caller's images would make a score depend on the images
+// beside it; csad.Model also scores one image per pass by default.
 // The first image that fails (nil, empty, too large, a non-finite score) fails the call with an
 // error naming its index; a cancelled ctx stops the call between images and while it waits for
 // a slot.
@@ -256,60 +288,85 @@ func (s *Scorer) score(ctx context.Context, img image.Image) (*Result, error) {
 	if limit := imageproc.MaxPixels(); w > limit/h {
 		return nil, fmt.Errorf("%w: %d×%d is above imageproc.MaxPixels (%d pixels)", imageproc.ErrTooLarge, w, h, limit)
 	}
-	size := s.header.ImageSize
-	x := imageproc.Preprocess(img, size)
-
-	select {
-	case s.slots <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	req := request{x: imageproc.Preprocess(img, s.header.ImageSize), w: w, h: h}
+	var rep reply
+	if s.gatherBatch > 1 {
+		var err error
+		if rep, err = s.gather.Do(ctx, s.slots, s.gatherBatch, req, s.run); err != nil {
+			return nil, err
+		}
+	} else {
+		select {
+		case s.slots <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		reps, err := s.run([]request{req})
+		<-s.slots
+		if err != nil {
+			return nil, err
+		}
+		rep = reps[0]
 	}
-	defer func() { <-s.slots }()
+	return rep.result, rep.err
+}
+
+// run runs one forward pass of the requests' images; the caller holds a slot.
+func (s *Scorer) run(reqs []request) ([]reply, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.sess == nil {
 		return nil, ErrClosed
 	}
 	if s.beforeRun != nil {
-		s.beforeRun()
+		s.beforeRun(len(reqs))
 	}
-	out, err := s.sess.Run(map[string]ort.Tensor{InputName: {Shape: []int64{1, 3, int64(size), int64(size)}, Float32: x}})
+	size := int64(s.header.ImageSize)
+	x := reqs[0].x
+	if len(reqs) > 1 {
+		x = make([]float32, 0, len(reqs)*len(reqs[0].x))
+		for _, r := range reqs {
+			x = append(x, r.x...)
+		}
+	}
+	out, err := s.sess.Run(map[string]ort.Tensor{InputName: {Shape: []int64{int64(len(reqs)), 3, size, size}, Float32: x}})
 	if err != nil {
 		return nil, err
 	}
-	return s.collect(out, w, h)
+	return s.collect(out, reqs)
 }
 
-// collect turns one pass's outputs into a Result, checking every size against the header
-// (ONNX Runtime returns what the graph computed, whatever it declared).
-func (s *Scorer) collect(out map[string]ort.Tensor, w, h int) (*Result, error) {
-	side, size := s.header.FeatureSize, s.header.ImageSize
-	get := func(name string, n int) ([]float32, error) {
+// collect turns one pass's outputs into a reply per image, checking every size against the
+// header (ONNX Runtime returns what the graph computed, whatever it declared).
+func (s *Scorer) collect(out map[string]ort.Tensor, reqs []request) ([]reply, error) {
+	n, side, size := len(reqs), s.header.FeatureSize, s.header.ImageSize
+	get := func(name string, per int) ([]float32, error) {
 		v := out[name].Float32
-		if len(v) != n {
-			return nil, fmt.Errorf("the graph returned %d float32 values for %q, want %d", len(v), name, n)
+		if len(v) != n*per {
+			return nil, fmt.Errorf("the graph returned %d float32 values for %q, want %d", len(v), name, n*per)
 		}
 		return v, nil
 	}
-	var scalars [3]float64
+	var scalars [3][]float32
 	for i, name := range []string{ScoreName, LGSTName, PatchHistName} {
 		v, err := get(name, 1)
 		if err != nil {
 			return nil, err
 		}
-		scalars[i] = float64(v[0])
+		scalars[i] = v
 	}
-	local, err := get(LocalMapName, side*side)
+	mm := side * side
+	local, err := get(LocalMapName, mm)
 	if err != nil {
 		return nil, err
 	}
-	global, err := get(GlobalMapName, side*side)
+	global, err := get(GlobalMapName, mm)
 	if err != nil {
 		return nil, err
 	}
 	classes := out[SegmentationName].Int32
-	if len(classes) != size*size {
-		return nil, fmt.Errorf("the graph returned %d int32 values for %q, want %d", len(classes), SegmentationName, size*size)
+	if len(classes) != n*size*size {
+		return nil, fmt.Errorf("the graph returned %d int32 values for %q, want %d", len(classes), SegmentationName, n*size*size)
 	}
 	seg := make([]uint8, len(classes))
 	for i, c := range classes {
@@ -318,25 +375,33 @@ func (s *Scorer) collect(out map[string]ort.Tensor, w, h int) (*Result, error) {
 		}
 		seg[i] = uint8(c)
 	}
-	r := &Result{
-		Score: scalars[0], LGST: scalars[1], PatchHist: scalars[2],
-		Local: local, Global: global, MapSide: side,
-		Width: w, Height: h, Segmentation: seg,
+	reps := make([]reply, n)
+	for i, req := range reqs {
+		// Capped slices: the images of a pass may go to different callers, and one caller's
+		// append must not write into another's map.
+		lo, hi, ss := i*mm, (i+1)*mm, size*size
+		r := &Result{
+			Score: float64(scalars[0][i]), LGST: float64(scalars[1][i]), PatchHist: float64(scalars[2][i]),
+			Local: local[lo:hi:hi], Global: global[lo:hi:hi], MapSide: side,
+			Width: req.w, Height: req.h, Segmentation: seg[i*ss : (i+1)*ss : (i+1)*ss],
+		}
+		if !finite(r.Score) || !finite(r.LGST) || !finite(r.PatchHist) {
+			reps[i] = reply{err: ErrNonFinite}
+			continue
+		}
+		combined := make([]float32, mm)
+		for j := range combined {
+			combined[j] = r.Local[j] + r.Global[j]
+		}
+		if r.AnomalyMap, err = Resize(combined, side, side, req.w, req.h); err != nil {
+			return nil, err
+		}
+		if t := s.header.Threshold; t != nil {
+			r.Anomalous = r.Score > *t
+		}
+		reps[i] = reply{result: r}
 	}
-	if !finite(r.Score) || !finite(r.LGST) || !finite(r.PatchHist) {
-		return nil, ErrNonFinite
-	}
-	combined := make([]float32, len(local))
-	for i := range combined {
-		combined[i] = local[i] + global[i]
-	}
-	if r.AnomalyMap, err = Resize(combined, side, side, w, h); err != nil {
-		return nil, err
-	}
-	if t := s.header.Threshold; t != nil {
-		r.Anomalous = r.Score > *t
-	}
-	return r, nil
+	return reps, nil
 }
 
 // Close frees the ONNX Runtime session after the calls in flight have finished; later calls

@@ -164,6 +164,8 @@ func TestLoadErrors(t *testing.T) {
 		{"zero sizes", func() string { return graph(zeroSize) }, ortscore.Options{}, []string{"image_size 0 and feature_size 0"}},
 		{"negative threads", func() string { return graph(fake(nil)) }, ortscore.Options{Threads: -1}, []string{"Options.Threads is -1"}},
 		{"negative in flight", func() string { return graph(fake(nil)) }, ortscore.Options{MaxInFlight: -2}, []string{"Options.MaxInFlight is -2"}},
+		{"negative gather", func() string { return graph(fake(nil)) }, ortscore.Options{GatherBatch: -1}, []string{"Options.GatherBatch is -1", "up to 64"}},
+		{"gather above 64", func() string { return graph(fake(nil)) }, ortscore.Options{GatherBatch: 65}, []string{"Options.GatherBatch is 65", "up to 64"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s, err := ortscore.Load(c.path(), c.opts)
@@ -254,7 +256,7 @@ func TestConcurrent(t *testing.T) {
 		require.NoError(t, err)
 	}
 	var running, peak atomic.Int32
-	s.SetBeforeRun(func() {
+	s.SetBeforeRun(func(int) {
 		n := running.Add(1)
 		for {
 			p := peak.Load()
@@ -286,7 +288,7 @@ func TestCloseWaitsForCalls(t *testing.T) {
 	require.NoError(t, err)
 	entered, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once
-	s.SetBeforeRun(func() {
+	s.SetBeforeRun(func(int) {
 		once.Do(func() {
 			close(entered)
 			<-release
@@ -328,4 +330,126 @@ func TestLoadKeepsNoFile(t *testing.T) {
 	require.NoError(t, os.Remove(path))
 	_, err = s.Score(context.Background(), testImage(9, 9, 1))
 	require.NoError(t, err)
+}
+
+// gatherBehindFirst scores imgs[0] alone on s (MaxInFlight 1), its pass held until the others
+// have queued behind it one at a time, so the queue holds imgs[1:] in order; then lets them
+// run. It returns every image's result and the batch size of every pass.
+func gatherBehindFirst(t *testing.T, s *ortscore.Scorer, imgs []image.Image) ([]*ortscore.Result, []int) {
+	t.Helper()
+	entered, release := make(chan struct{}), make(chan struct{})
+	var mu sync.Mutex
+	var batches []int
+	s.SetBeforeRun(func(batch int) {
+		mu.Lock()
+		batches = append(batches, batch)
+		first := len(batches) == 1
+		mu.Unlock()
+		if first {
+			close(entered)
+			<-release
+		}
+	})
+	defer s.SetBeforeRun(nil)
+	got := make([]*ortscore.Result, len(imgs))
+	var wg sync.WaitGroup
+	call := func(i int) {
+		r, err := s.Score(context.Background(), imgs[i])
+		assert.NoError(t, err, "image %d", i)
+		got[i] = r
+	}
+	wg.Go(func() { call(0) })
+	<-entered
+	for i := 1; i < len(imgs); i++ {
+		wg.Go(func() { call(i) })
+		require.Eventually(t, func() bool { return s.Waiting() == i }, 10*time.Second, time.Millisecond)
+	}
+	close(release)
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	return got, batches
+}
+
+// TestGatherBatch: single images queued behind a busy pass share the next passes, oldest first,
+// up to GatherBatch each, and every caller gets its own image's result: what the image gives
+// alone, the float32 maxima and the argmax exactly, the means to 1e-6 (a batch may sum in
+// another order).
+func TestGatherBatch(t *testing.T) {
+	path := writeFake(t, fake(nil))
+	alone, err := ortscore.Load(path, ortscore.Options{Threads: 1})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, alone.Close()) }()
+	s, err := ortscore.Load(path, ortscore.Options{Threads: 1, MaxInFlight: 1, GatherBatch: 4})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, s.Close()) }()
+
+	imgs := make([]image.Image, 10)
+	for i := range imgs {
+		imgs[i] = testImage(20+3*i, 30-i, uint64(40+i))
+	}
+	got, batches := gatherBehindFirst(t, s, imgs)
+	assert.Equal(t, []int{1, 4, 4, 1}, batches, "passes of up to GatherBatch, oldest images first")
+	for i, img := range imgs {
+		want, err := alone.Score(context.Background(), img)
+		require.NoError(t, err)
+		r := got[i]
+		require.NotNil(t, r, "image %d", i)
+		assert.InDelta(t, want.Score, r.Score, 1e-6, "image %d score", i)
+		assert.Equal(t, want.LGST, r.LGST, "image %d lgst", i)
+		assert.Equal(t, want.PatchHist, r.PatchHist, "image %d patch_hist", i)
+		assert.InDeltaSlice(t, want.Local, r.Local, 1e-6, "image %d local", i)
+		assert.Equal(t, want.Global, r.Global, "image %d global", i)
+		assert.Equal(t, want.Segmentation, r.Segmentation, "image %d segmentation", i)
+		assert.InDeltaSlice(t, want.AnomalyMap, r.AnomalyMap, 1e-6, "image %d anomaly map", i)
+		assert.Equal(t, [2]int{want.Width, want.Height}, [2]int{r.Width, r.Height}, "image %d size", i)
+		// A result's slices are its own: appending to one caller's map leaves the next caller's.
+		assert.Equal(t, len(r.Local), cap(r.Local), "image %d local is capped", i)
+		assert.Equal(t, len(r.Segmentation), cap(r.Segmentation), "image %d segmentation is capped", i)
+	}
+	assert.Zero(t, s.Waiting())
+}
+
+// TestGatherBatchCancelledWhileQueued: a caller whose context ends while it waits leaves the
+// queue, and its image is not scored.
+func TestGatherBatchCancelledWhileQueued(t *testing.T) {
+	s, err := ortscore.Load(writeFake(t, fake(nil)), ortscore.Options{Threads: 1, MaxInFlight: 1, GatherBatch: 8})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, s.Close()) }()
+	entered, release := make(chan struct{}), make(chan struct{})
+	var mu sync.Mutex
+	var batches []int
+	s.SetBeforeRun(func(batch int) {
+		mu.Lock()
+		batches = append(batches, batch)
+		first := len(batches) == 1
+		mu.Unlock()
+		if first {
+			close(entered)
+			<-release
+		}
+	})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		_, err := s.Score(context.Background(), testImage(16, 16, 1))
+		assert.NoError(t, err)
+	})
+	<-entered
+	ctx, cancel := context.WithCancel(context.Background())
+	var cancelledErr error
+	wg.Go(func() { _, cancelledErr = s.Score(ctx, testImage(16, 16, 2)) })
+	require.Eventually(t, func() bool { return s.Waiting() == 1 }, 10*time.Second, time.Millisecond)
+	wg.Go(func() {
+		_, err := s.Score(context.Background(), testImage(16, 16, 3))
+		assert.NoError(t, err)
+	})
+	require.Eventually(t, func() bool { return s.Waiting() == 2 }, 10*time.Second, time.Millisecond)
+	cancel()
+	require.Eventually(t, func() bool { return s.Waiting() == 1 }, 10*time.Second, time.Millisecond)
+	close(release)
+	wg.Wait()
+	assert.ErrorIs(t, cancelledErr, context.Canceled)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, []int{1, 1}, batches, "the cancelled image is not scored")
 }
