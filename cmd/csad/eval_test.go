@@ -1,13 +1,18 @@
 package main
 
 import (
+	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/csad-go/csad/csad/synth"
 )
 
 // csad eval gives what csad score followed by csad report gives, writes the maps in the official
@@ -59,4 +64,63 @@ func TestEvalAll(t *testing.T) {
 	_, stderr, code = runMain(t, "eval", "-all", "-model", t.TempDir(), "-data", filepath.Dir(cat), "-out", out)
 	assert.NotEqual(t, 0, code)
 	assert.Contains(t, stderr, "no category folder")
+}
+
+// On a model that csad train makes (the CPU preset's segmentor schedule, 200 LGST iterations, a
+// synthetic tray), csad eval -fast prints the table that csad eval prints: every AUROC and
+// AU-sPRO digit (docs/numerics.md: fast mode's scores differ by float32 rounding, and a flipped
+// segmentation pixel moves the patch-histogram score a little, which must not reorder images).
+func TestEvalFastMatchesExactOnTrainedModel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a model (about 70 s)")
+	}
+	dir := t.TempDir()
+	opt := synth.DefaultOptions()
+	opt.Width, opt.Height = 128, 96
+	opt.Train, opt.Validation, opt.TestGood, opt.TestLogical, opt.TestStructural = 20, 4, 10, 10, 10
+	require.NoError(t, synth.Generate(dir, "tray", opt))
+	cfg := filepath.Join(dir, "c.json")
+	require.NoError(t, os.WriteFile(cfg, []byte(`{"segmentor":{"Epochs":60,"SupOnlyEpochs":25},"lgst":{"Iterations":200}}`), 0o644))
+	run := filepath.Join(dir, "run")
+	_, stderr, code := runMain(t, "train", "-data", dir, "-category", "tray", "-out", run, "-config", cfg)
+	require.Equal(t, 0, code, stderr)
+
+	table := func(out string, extra ...string) (rows []string, scores map[string]float64) {
+		args := append([]string{"eval", "-model", filepath.Join(run, "model.csad"), "-data", dir, "-category", "tray", "-out", out}, extra...)
+		stdout, stderr, code := runMain(t, args...)
+		require.Equal(t, 0, code, "stderr %q", stderr)
+		lines := strings.Split(strings.TrimSpace(stdout), "\n")
+		require.GreaterOrEqual(t, len(lines), 3, stdout)
+		rows = lines[len(lines)-2:]
+		data, err := os.ReadFile(filepath.Join(out, "scores.jsonl"))
+		require.NoError(t, err)
+		scores = map[string]float64{}
+		for line := range strings.Lines(strings.TrimSpace(string(data))) {
+			var rec struct {
+				Path  string  `json:"path"`
+				Score float64 `json:"score"`
+			}
+			require.NoError(t, json.Unmarshal([]byte(line), &rec), line)
+			scores[rec.Path] = rec.Score
+		}
+		return rows, scores
+	}
+	exact, exactScores := table(filepath.Join(dir, "exact"))
+	fast, fastScores := table(filepath.Join(dir, "fast"), "-fast")
+	require.Len(t, exactScores, 30)
+	assert.Equal(t, exact, fast, "csad eval -fast prints another table")
+	var worst float64
+	for p, s := range exactScores {
+		f, ok := fastScores[p]
+		require.True(t, ok, p)
+		worst = max(worst, math.Abs(f-s))
+	}
+	// The comparison is on a model that ranks images (measured: logical 90, structural 70), not
+	// one at chance, where few scores would be close enough to matter.
+	row := strings.Fields(exact[0]) // tray logical structural mean AU-sPRO
+	require.Len(t, row, 5, exact[0])
+	mean, err := strconv.ParseFloat(row[3], 64)
+	require.NoError(t, err, exact[0])
+	assert.GreaterOrEqual(t, mean, 60.0, "mean AUROC of the trained model")
+	t.Logf("exact and fast: %q; fused scores differ by at most %.2g", exact[0], worst)
 }
