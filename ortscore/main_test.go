@@ -71,7 +71,7 @@ var small struct {
 }
 
 // smallModel writes the reduced golden model's graph and .csad file into t's temporary folder.
-func smallModel(t *testing.T) (onnxPath, csadPath string) {
+func smallModel(t testing.TB) (onnxPath, csadPath string) {
 	t.Helper()
 	small.once.Do(func() { small.err = exportSmall() })
 	require.NoError(t, small.err, "exporting testdata/golden/model_small.pth")

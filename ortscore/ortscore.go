@@ -288,25 +288,10 @@ func (s *Scorer) score(ctx context.Context, img image.Image) (*Result, error) {
 	if limit := imageproc.MaxPixels(); w > limit/h {
 		return nil, fmt.Errorf("%w: %d×%d is above imageproc.MaxPixels (%d pixels)", imageproc.ErrTooLarge, w, h, limit)
 	}
-	req := request{x: imageproc.Preprocess(img, s.header.ImageSize), w: w, h: h}
-	var rep reply
-	if s.gatherBatch > 1 {
-		var err error
-		if rep, err = s.gather.Do(ctx, s.slots, s.gatherBatch, req, s.run); err != nil {
-			return nil, err
-		}
-	} else {
-		select {
-		case s.slots <- struct{}{}:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-		reps, err := s.run([]request{req})
-		<-s.slots
-		if err != nil {
-			return nil, err
-		}
-		rep = reps[0]
+	// Every call queues; with GatherBatch 0 or 1 each pass takes the oldest waiting image alone.
+	rep, err := s.gather.Do(ctx, s.slots, s.gatherBatch, request{x: imageproc.Preprocess(img, s.header.ImageSize), w: w, h: h}, s.run)
+	if err != nil {
+		return nil, err
 	}
 	return rep.result, rep.err
 }

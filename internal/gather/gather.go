@@ -7,6 +7,7 @@ package gather
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -52,19 +53,35 @@ func (q *Queue[In, Out]) Do(ctx context.Context, slots chan struct{}, limit int,
 			return req.out, req.err
 		case slots <- struct{}{}:
 		}
-		if batch := q.take(limit); len(batch) > 0 {
-			runPass(batch, run)
-		}
-		<-slots
+		q.runOldest(slots, limit, run)
 	}
 }
 
-// runPass runs one pass of the batch's inputs and hands each request its output.
-func runPass[In, Out any](batch []*request[In, Out], run func([]In) ([]Out, error)) {
+// errPanicked is what the other callers of a pass get when run panics; the caller that ran it
+// gets the panic.
+var errPanicked = errors.New("gather: the forward pass panicked in another caller's goroutine")
+
+// runOldest runs one pass of up to limit of the oldest waiting inputs, then gives back the slot
+// its caller took, also when run panics.
+func (q *Queue[In, Out]) runOldest(slots chan struct{}, limit int, run func([]In) ([]Out, error)) {
+	defer func() { <-slots }()
+	batch := q.take(limit)
+	if len(batch) == 0 {
+		return
+	}
 	ins := make([]In, len(batch))
 	for i, r := range batch {
 		ins[i] = r.in
 	}
+	answered := false
+	defer func() {
+		if !answered { // run panicked: no caller of the pass may wait for ever
+			for _, r := range batch {
+				r.err = errPanicked
+				close(r.done)
+			}
+		}
+	}()
 	outs, err := run(ins)
 	if err == nil && len(outs) != len(ins) {
 		err = fmt.Errorf("gather: a pass of %d inputs returned %d outputs", len(ins), len(outs))
@@ -77,6 +94,7 @@ func runPass[In, Out any](batch []*request[In, Out], run func([]In) ([]Out, erro
 		}
 		close(r.done)
 	}
+	answered = true
 }
 
 // Len returns the number of inputs waiting.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -135,6 +136,41 @@ func TestQueuePassErrorReachesEveryCaller(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A pass that panics panics in the caller that ran it; every other caller of the pass gets an
+// error instead of waiting for ever, and the slot is given back.
+func TestQueuePanicInPass(t *testing.T) {
+	var q gather.Queue[int, int]
+	slots := make(chan struct{}, 1)
+	slots <- struct{}{}
+	var panics atomic.Int32
+	errs := make([]error, 3)
+	var wg sync.WaitGroup
+	for i := range errs {
+		wg.Go(func() {
+			defer func() {
+				if recover() != nil {
+					panics.Add(1)
+				}
+			}()
+			_, errs[i] = q.Do(context.Background(), slots, 8, i, func([]int) ([]int, error) { panic("kernel bug") })
+		})
+	}
+	waitLen(t, &q, 3)
+	<-slots
+	wg.Wait()
+	assert.Equal(t, int32(1), panics.Load(), "the caller that ran the pass panics")
+	failed := 0
+	for _, err := range errs {
+		if err != nil {
+			assert.ErrorContains(t, err, "panicked in another caller's goroutine")
+			failed++
+		}
+	}
+	assert.Equal(t, 2, failed, "the other two callers get an error")
+	assert.Empty(t, slots, "the slot is given back")
+	assert.Zero(t, q.Len())
 }
 
 // A limit below 1 runs one input a pass rather than none.
