@@ -54,7 +54,16 @@ func (m *Model) ExplainPatchHist(ctx context.Context, img image.Image) (*Explana
 	s := torch.NewInferenceScope()
 	defer s.Close()
 	x := net.Input(torch.FromSlice(s, imageproc.Preprocess(img, int(size)), 1, 3, size, size))
-	labels := net.Segmentor.Forward(net.Encoder.Forward(x)).Argmax(1, false)
+	var logits *torch.Tensor
+	if fw := net.useFast(); fw != nil {
+		// As the fast pass segments, so that the explanation is of the score it gave.
+		feat := fw.encoder(x.Contiguous().ToMkldnn())
+		logits = fw.segmentor(feat, size)
+		feat.Close()
+	} else {
+		logits = net.Segmentor.Forward(net.Encoder.Forward(x))
+	}
+	labels := logits.Argmax(1, false)
 	whole, quads := net.Detector.Histograms(labels)
 	var e Explanation
 	seg, err := labels.To(torch.Uint8).Bytes()

@@ -101,6 +101,20 @@ func (fw *fastWeights) close() {
 type folder struct {
 	s  *torch.Scope
 	fw *fastWeights
+	// release frees each module's own tensors as soon as its fast weights are kept (a Model
+	// loaded with Options.Fast needs nothing else), so that the two copies of the weights are
+	// never all alive at once.
+	release bool
+}
+
+// done frees the layers' own parameters and buffers when the folder releases them.
+func (fd *folder) done(ls ...nn.Layer) {
+	if !fd.release {
+		return
+	}
+	for _, l := range ls {
+		nn.Close(l)
+	}
 }
 
 func (fd *folder) keep(t *torch.Tensor) (*torch.Tensor, error) {
@@ -135,13 +149,22 @@ func (fd *folder) fold(c *nn.Conv2d, bn *nn.BatchNorm2d) (w, b *torch.Tensor) {
 // sub is a folder whose temporaries live in a scope of their own, for one convolution: closed
 // once its weights are kept, so that the float64 and intermediate copies of every weight are
 // not all alive at once (and then left to glibc as heap the process never gives back).
-func (fd *folder) sub() *folder { return &folder{s: torch.NewNoGradScope(), fw: fd.fw} }
+func (fd *folder) sub() *folder {
+	return &folder{s: torch.NewNoGradScope(), fw: fd.fw, release: fd.release}
+}
 
 func (fd *folder) conv(c *nn.Conv2d, bn *nn.BatchNorm2d) (fastConv, error) {
 	sub := fd.sub()
 	defer sub.s.Close()
 	w, b := sub.fold(c, bn)
-	return sub.finish(w, b, c.Options())
+	fc, err := sub.finish(w, b, c.Options())
+	if err == nil {
+		sub.done(c)
+		if bn != nil {
+			sub.done(bn)
+		}
+	}
+	return fc, err
 }
 
 // plain is a convolution without a norm.
@@ -174,16 +197,21 @@ func (fd *folder) aspp(c *convBnReLU, side int64) (fastConv, error) {
 	sh := c.cb.conv.Weight.Shape()
 	if len(sh) == 4 && sh[2] == 3 && sh[3] == 3 && o.Groups == 1 && o.Stride == [2]int64{1, 1} &&
 		o.Padding == o.Dilation && o.Dilation[0] >= side && o.Dilation[1] >= side {
-		return fd.finish(w.Narrow(2, 1, 1).Narrow(3, 1, 1), b, torch.Conv2dOptions{Groups: 1})
+		w, o = w.Narrow(2, 1, 1).Narrow(3, 1, 1), torch.Conv2dOptions{Groups: 1}
 	}
-	return fd.finish(w, b, o)
+	fc, err := fd.finish(w, b, o)
+	if err == nil {
+		fd.done(c)
+	}
+	return fc, err
 }
 
-// newFastWeights derives fast mode's weights from n's current parameters.
-func newFastWeights(n *Network) (_ *fastWeights, err error) {
+// newFastWeights derives fast mode's weights from n's current parameters; with release it
+// frees the branches' own tensors as it goes (Network.keepOnlyFast).
+func newFastWeights(n *Network, release bool) (_ *fastWeights, err error) {
 	s := torch.NewNoGradScope()
 	defer s.Close()
-	fd := &folder{s: s, fw: &fastWeights{}}
+	fd := &folder{s: s, fw: &fastWeights{}, release: release}
 	defer func() {
 		if err != nil {
 			fd.fw.close()
@@ -252,6 +280,7 @@ func newFastWeights(n *Network) (_ *fastWeights, err error) {
 	if fw.projBias, err = fd.keep(bias.To(torch.Float32).Reshape(1, -1, 1, 1)); err != nil {
 		return nil, err
 	}
+	fd.done(p)
 
 	st := n.Student
 	hw := torch.Cat([]*torch.Tensor{st.ConvST.Weight.Share(s), st.ConvAE.Weight.Share(s)}, 0)
@@ -259,6 +288,7 @@ func newFastWeights(n *Network) (_ *fastWeights, err error) {
 	if fw.heads, err = fd.finish(hw, hb, st.ConvST.Options()); err != nil {
 		return nil, err
 	}
+	fd.done(st.ConvST, st.ConvAE)
 	fw.headOut = n.cfg.TeacherChannels
 	for i, c := range []*nn.Conv2d{st.Conv1, st.Conv2, st.Conv3, st.Conv4, st.Conv5} {
 		if fw.pdn[i], err = fd.plain(c); err != nil {
@@ -278,6 +308,9 @@ func newFastWeights(n *Network) (_ *fastWeights, err error) {
 	if err := s.Err(); err != nil {
 		return nil, err
 	}
+	// Whatever the branches hold beyond their convolutions goes too: fast mode reads only fw,
+	// the detector and the normalisers.
+	fd.done(n.Encoder, n.Teacher, n.Student, n.AE, n.Segmentor)
 	return fw, nil
 }
 
@@ -444,7 +477,10 @@ func (n *Network) useFast() *fastWeights {
 
 // refold replaces the fast weights by ones derived from the current parameters.
 func (n *Network) refold() error {
-	fw, err := newFastWeights(n)
+	if n.fastOnly {
+		return errFastOnly
+	}
+	fw, err := newFastWeights(n, false)
 	if err != nil {
 		return fmt.Errorf("csad: fast mode weights: %w", err)
 	}

@@ -25,7 +25,9 @@ type Options struct {
 	// LGST score stay within 2.5e-7 of PyTorch's; a near-tie in the segmentation's argmax can
 	// flip a few pixels (≥ 99.995 % equal), which moves the patch-histogram score accordingly
 	// (docs/numerics.md#fast-mode). Without it every result is bit for bit what the official
-	// PyTorch model computes on the same LibTorch.
+	// PyTorch model computes on the same LibTorch. The Model then holds only the derived
+	// weights (the originals are freed once folded), so Network() is nil: load without Fast to
+	// save, export or train.
 	Fast bool
 	// Device runs the model on "cpu" (default), "cuda" or "cuda:N"; CUDA needs a CUDA build of
 	// LibTorch (README: Another LibTorch).
@@ -208,7 +210,9 @@ func newModel(net *Network, h Header, opts Options) (*Model, error) {
 		return nil, err
 	}
 	if opts.Fast {
-		if err := net.UseChannelsLast(); err != nil {
+		// The Model owns net and runs only its fast pass: the originals of the folded weights
+		// go (memory: docs/performance.md, "Fast mode keeps one copy of the weights").
+		if err := net.keepOnlyFast(); err != nil {
 			net.Close()
 			return nil, err
 		}
@@ -221,8 +225,13 @@ func newModel(net *Network, h Header, opts Options) (*Model, error) {
 func (m *Model) Header() Header { return m.header }
 
 // Network exposes the underlying network (for tools such as benchmarks); nil on a backend other
-// than torch.
-func (m *Model) Network() *Network { return m.net }
+// than torch, and with Options.Fast, whose network keeps only fast mode's derived weights.
+func (m *Model) Network() *Network {
+	if m.net != nil && m.net.fastOnly {
+		return nil
+	}
+	return m.net
+}
 
 // Backend is the engine the model runs on.
 func (m *Model) Backend() Backend { return m.opts.Backend }

@@ -60,6 +60,9 @@ func presetOf(cfg Config) string {
 
 // NewHeader describes net for a model file.
 func NewHeader(net *Network, category string, prov Provenance) (Header, error) {
+	if net.fastOnly {
+		return Header{}, errFastOnly
+	}
 	cfg := net.Config()
 	h := Header{
 		Format: ModelFormat, Version: ModelVersion, Category: category, Classes: cfg.Segmentor.Classes,
@@ -85,6 +88,9 @@ func NewHeader(net *Network, category string, prov Provenance) (Header, error) {
 // SaveModel writes net and its header as one .csad file (safetensors with the header as JSON
 // metadata), atomically.
 func SaveModel(path string, net *Network, h Header) error {
+	if net.fastOnly {
+		return fmt.Errorf("csad: save %s: %w", path, errFastOnly)
+	}
 	hb, err := json.Marshal(h)
 	if err != nil {
 		return fmt.Errorf("csad: save %s: %w", path, err)

@@ -28,7 +28,13 @@ type Network struct {
 	Detector  *PatchHistDetector
 
 	fast *fastWeights // fast mode's derived weights (fast.go, UseChannelsLast); nil in exact mode
+	// fastOnly: the branches' own tensors were freed once folded (keepOnlyFast), and only the
+	// fast forward pass can run.
+	fastOnly bool
 }
+
+// errFastOnly is what a network that kept only fast mode's weights answers to everything else.
+var errFastOnly = errors.New("csad: this network kept only fast mode's weights (a Model loaded with Options.Fast frees the originals once folded): load the model without Fast for the exact forward pass, training, saving or exporting")
 
 // NewNetwork allocates a zeroed network of cfg in evaluation mode; load weights next.
 func NewNetwork(cfg Config) (*Network, error) {
@@ -98,6 +104,8 @@ func (n *Network) Forward(x *torch.Tensor) (Outputs, error) {
 	)
 	if fw := n.useFast(); fw != nil {
 		ph, t, st, ae, a = fw.forward(n, x, batch)
+	} else if n.fastOnly {
+		return Outputs{}, errFastOnly
 	} else {
 		feat := n.Encoder.Forward(x)
 		ph = n.Detector.Forward(n.Segmentor.Forward(feat), batch)
@@ -173,11 +181,14 @@ func (o Outputs) Close() {
 	}
 }
 
-// Device is where the network's weights are.
-func (n *Network) Device() torch.Device { return n.Encoder.stem.conv.Weight.Device() }
+// Device is where the network's weights are: those of its normalisers, which every mode keeps.
+func (n *Network) Device() torch.Device { return n.LGSTMean.Device() }
 
 // To moves every weight and statistic to d (torch.ParseDevice reads "cpu", "cuda", "cuda:N").
 func (n *Network) To(d torch.Device) error {
+	if n.fastOnly {
+		return errFastOnly
+	}
 	if err := nn.MoveTo(n, d); err != nil {
 		return fmt.Errorf("csad: %w", err)
 	}
@@ -215,6 +226,27 @@ func (n *Network) UseChannelsLast() error {
 		return errors.New("csad: fast mode is for inference, and the network is in training mode: call nn.SetTraining(net, false) first")
 	}
 	return n.refold()
+}
+
+// keepOnlyFast is UseChannelsLast for a network nothing else will use (a Model loaded with
+// Options.Fast): each branch's own tensors are freed as soon as its fast weights exist, so
+// that fast mode holds one copy of the weights, not two, and the two are never all alive at
+// once. Only the fast forward pass runs afterwards; everything else returns errFastOnly.
+func (n *Network) keepOnlyFast() error {
+	if n.branchesTraining() {
+		return errors.New("csad: fast mode is for inference, and the network is in training mode: call nn.SetTraining(net, false) first")
+	}
+	if n.fastOnly {
+		return nil
+	}
+	n.fastOnly = true // from the first freed tensor on, nothing but the fast pass may run
+	fw, err := newFastWeights(n, true)
+	if err != nil {
+		return fmt.Errorf("csad: fast mode weights: %w", err)
+	}
+	n.fast.close()
+	n.fast = fw
+	return nil
 }
 
 // Close frees all weights.

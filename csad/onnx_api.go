@@ -73,6 +73,9 @@ func ExportONNX(net *Network, h Header, opts ExportOptions) ([]byte, error) {
 	if net == nil {
 		return nil, fmt.Errorf("csad: export onnx: nil network")
 	}
+	if net.fastOnly {
+		return nil, fmt.Errorf("csad: export onnx: %w", errFastOnly)
+	}
 	opset := int64(opts.Opset)
 	if opset == 0 {
 		opset = ONNXDefaultOpset
