@@ -276,23 +276,7 @@ func TestConcurrentCallersChild(t *testing.T) {
 	for c, err := range errs {
 		require.NoError(t, err, "caller %d", c)
 	}
-	hwm := procStatusBytes(t, "VmHWM")
-	fmt.Printf("concurrent-result %g %d %d %d\n", float64(callers*calls)/secs, hwm, loaded, cap(m.slots))
-}
-
-// procStatusBytes reads a "kB" line of /proc/self/status.
-func procStatusBytes(t *testing.T, key string) int64 {
-	b, err := os.ReadFile("/proc/self/status")
+	hwm, err := torchtest.ProcStatusBytes("VmHWM")
 	require.NoError(t, err)
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, key+":"); ok {
-			f := strings.Fields(rest)
-			require.Len(t, f, 2, line)
-			kb, err := strconv.ParseInt(f[0], 10, 64)
-			require.NoError(t, err, line)
-			return kb << 10
-		}
-	}
-	t.Fatalf("/proc/self/status has no %s line", key)
-	return 0
+	fmt.Printf("concurrent-result %g %d %d %d\n", float64(callers*calls)/secs, hwm, loaded, cap(m.slots))
 }

@@ -480,7 +480,13 @@ func (n *Network) refold() error {
 	if n.fastOnly {
 		return errFastOnly
 	}
-	fw, err := newFastWeights(n, false)
+	return n.fold(false)
+}
+
+// fold derives the fast weights (freeing the branches' own tensors as it goes with release)
+// and puts them in place of the previous ones.
+func (n *Network) fold(release bool) error {
+	fw, err := newFastWeights(n, release)
 	if err != nil {
 		return fmt.Errorf("csad: fast mode weights: %w", err)
 	}

@@ -223,10 +223,12 @@ func (n *Network) Input(x *torch.Tensor) *torch.Tensor {
 // any branch is in training mode runs the exact operators on the real parameters instead.
 func (n *Network) UseChannelsLast() error {
 	if n.branchesTraining() {
-		return errors.New("csad: fast mode is for inference, and the network is in training mode: call nn.SetTraining(net, false) first")
+		return errTrainingMode
 	}
 	return n.refold()
 }
+
+var errTrainingMode = errors.New("csad: fast mode is for inference, and the network is in training mode: call nn.SetTraining(net, false) first")
 
 // keepOnlyFast is UseChannelsLast for a network nothing else will use (a Model loaded with
 // Options.Fast): each branch's own tensors are freed as soon as its fast weights exist, so
@@ -234,19 +236,13 @@ func (n *Network) UseChannelsLast() error {
 // once. Only the fast forward pass runs afterwards; everything else returns errFastOnly.
 func (n *Network) keepOnlyFast() error {
 	if n.branchesTraining() {
-		return errors.New("csad: fast mode is for inference, and the network is in training mode: call nn.SetTraining(net, false) first")
+		return errTrainingMode
 	}
 	if n.fastOnly {
 		return nil
 	}
 	n.fastOnly = true // from the first freed tensor on, nothing but the fast pass may run
-	fw, err := newFastWeights(n, true)
-	if err != nil {
-		return fmt.Errorf("csad: fast mode weights: %w", err)
-	}
-	n.fast.close()
-	n.fast = fw
-	return nil
+	return n.fold(true)
 }
 
 // Close frees all weights.

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/csad-go/csad/ortscore"
+	"github.com/csad-go/csad/torch/torchtest"
 )
 
 const (
@@ -118,22 +119,7 @@ func TestConcurrentCallersChild(t *testing.T) {
 	for c, err := range errs {
 		require.NoError(t, err, "caller %d", c)
 	}
-	fmt.Printf("callers-result %g %d\n", float64(callers*calls)/secs, vmHWM(t))
-}
-
-// vmHWM is the process's peak RSS (/proc/self/status).
-func vmHWM(t *testing.T) int64 {
-	data, err := os.ReadFile("/proc/self/status")
+	hwm, err := torchtest.ProcStatusBytes("VmHWM")
 	require.NoError(t, err)
-	for line := range strings.Lines(string(data)) {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			f := strings.Fields(rest)
-			require.Len(t, f, 2, line)
-			kb, err := strconv.ParseInt(f[0], 10, 64)
-			require.NoError(t, err, line)
-			return kb << 10
-		}
-	}
-	t.Fatal("/proc/self/status has no VmHWM line")
-	return 0
+	fmt.Printf("callers-result %g %d\n", float64(callers*calls)/secs, hwm)
 }

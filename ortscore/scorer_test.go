@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -337,19 +338,7 @@ func TestLoadKeepsNoFile(t *testing.T) {
 // run. It returns every image's result and the batch size of every pass.
 func gatherBehindFirst(t *testing.T, s *ortscore.Scorer, imgs []image.Image) ([]*ortscore.Result, []int) {
 	t.Helper()
-	entered, release := make(chan struct{}), make(chan struct{})
-	var mu sync.Mutex
-	var batches []int
-	s.SetBeforeRun(func(batch int) {
-		mu.Lock()
-		batches = append(batches, batch)
-		first := len(batches) == 1
-		mu.Unlock()
-		if first {
-			close(entered)
-			<-release
-		}
-	})
+	entered, release, batches := holdFirstPass(s)
 	defer s.SetBeforeRun(nil)
 	got := make([]*ortscore.Result, len(imgs))
 	var wg sync.WaitGroup
@@ -366,9 +355,30 @@ func gatherBehindFirst(t *testing.T, s *ortscore.Scorer, imgs []image.Image) ([]
 	}
 	close(release)
 	wg.Wait()
-	mu.Lock()
-	defer mu.Unlock()
-	return got, batches
+	return got, batches()
+}
+
+// holdFirstPass makes s record the batch size of every pass and hold the first one until
+// release is closed; entered is closed once it is held.
+func holdFirstPass(s *ortscore.Scorer) (entered, release chan struct{}, batches func() []int) {
+	entered, release = make(chan struct{}), make(chan struct{})
+	var mu sync.Mutex
+	var sizes []int
+	s.SetBeforeRun(func(batch int) {
+		mu.Lock()
+		sizes = append(sizes, batch)
+		first := len(sizes) == 1
+		mu.Unlock()
+		if first {
+			close(entered)
+			<-release
+		}
+	})
+	return entered, release, func() []int {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(sizes)
+	}
 }
 
 // TestGatherBatch: single images queued behind a busy pass share the next passes, oldest first,
@@ -416,19 +426,7 @@ func TestGatherBatchCancelledWhileQueued(t *testing.T) {
 	s, err := ortscore.Load(writeFake(t, fake(nil)), ortscore.Options{Threads: 1, MaxInFlight: 1, GatherBatch: 8})
 	require.NoError(t, err)
 	defer func() { require.NoError(t, s.Close()) }()
-	entered, release := make(chan struct{}), make(chan struct{})
-	var mu sync.Mutex
-	var batches []int
-	s.SetBeforeRun(func(batch int) {
-		mu.Lock()
-		batches = append(batches, batch)
-		first := len(batches) == 1
-		mu.Unlock()
-		if first {
-			close(entered)
-			<-release
-		}
-	})
+	entered, release, batches := holdFirstPass(s)
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		_, err := s.Score(context.Background(), testImage(16, 16, 1))
@@ -449,7 +447,5 @@ func TestGatherBatchCancelledWhileQueued(t *testing.T) {
 	close(release)
 	wg.Wait()
 	assert.ErrorIs(t, cancelledErr, context.Canceled)
-	mu.Lock()
-	defer mu.Unlock()
-	assert.Equal(t, []int{1, 1}, batches, "the cancelled image is not scored")
+	assert.Equal(t, []int{1, 1}, batches(), "the cancelled image is not scored")
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/csad-go/csad/csad"
 	"github.com/csad-go/csad/torch"
+	"github.com/csad-go/csad/torch/torchtest"
 )
 
 const (
@@ -357,17 +358,7 @@ func TestForwardRSSChild(t *testing.T) {
 
 // procStatus reads a "kB" field of /proc/self/status in bytes.
 func procStatus(t *testing.T, key string) int64 {
-	b, err := os.ReadFile("/proc/self/status")
+	v, err := torchtest.ProcStatusBytes(key)
 	require.NoError(t, err)
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, key+":"); ok {
-			f := strings.Fields(rest)
-			require.NotEmpty(t, f)
-			kb, err := strconv.ParseInt(f[0], 10, 64)
-			require.NoError(t, err)
-			return kb << 10
-		}
-	}
-	t.Fatalf("no %s in /proc/self/status", key)
-	return 0
+	return v
 }

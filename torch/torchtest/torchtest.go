@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,6 +65,29 @@ func ReadRSS() (int64, error) {
 		return 0, fmt.Errorf("torchtest: parsing /proc/self/statm: %w", err)
 	}
 	return rss * int64(os.Getpagesize()), nil
+}
+
+// ProcStatusBytes reads a "kB" line of /proc/self/status in bytes (Linux only): "VmHWM", the
+// peak RSS, or "VmRSS".
+func ProcStatusBytes(key string) (int64, error) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, fmt.Errorf("torchtest: reading /proc/self/status: %w", err)
+	}
+	for line := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(line, key+":"); ok {
+			f := strings.Fields(rest)
+			if len(f) != 2 || f[1] != "kB" {
+				return 0, fmt.Errorf("torchtest: /proc/self/status line %q is not in kB", strings.TrimSpace(line))
+			}
+			kb, err := strconv.ParseInt(f[0], 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("torchtest: /proc/self/status line %q: %w", strings.TrimSpace(line), err)
+			}
+			return kb << 10, nil
+		}
+	}
+	return 0, fmt.Errorf("torchtest: /proc/self/status has no %s line", key)
 }
 
 // RSS is ReadRSS for figures that are only printed: 0 where /proc is unavailable. Tests that
