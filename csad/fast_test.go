@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"syscall"
@@ -533,25 +534,40 @@ func (w *pyWorker) close(tb testing.TB) {
 func TestFastModelHoldsOneCopyOfTheWeights(t *testing.T) {
 	path := smallModelFile(t)
 	if _, ok := torch.NativeHeapBytes(); ok {
+		// The reduced model's weights (0.3 MB) are too few to tell from what a load allocates
+		// besides (oneDNN's caches, a new thread's state); a wider student gives it 10 MB.
+		cfg := csad.SmallConfig(5)
+		cfg.Student.Conv1, cfg.Student.Width = 128, 256
+		net, err := csad.NewInitialised(cfg, 3)
+		require.NoError(t, err)
+		h, err := csad.NewHeader(net, "tray", csad.Provenance{})
+		require.NoError(t, err)
+		wide := filepath.Join(t.TempDir(), "wide.csad")
+		require.NoError(t, csad.SaveModel(wide, net, h))
+		require.NoError(t, net.Close())
+		// One thread for the whole measurement: each OS thread that first calls into LibTorch
+		// gets state of its own.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
 		loaded := func(fast bool) int64 {
 			h0, _ := torch.NativeHeapBytes()
-			m, err := csad.Load(path, csad.Options{Fast: fast})
+			m, err := csad.Load(wide, csad.Options{Fast: fast})
 			require.NoError(t, err)
 			h1, _ := torch.NativeHeapBytes()
 			require.NoError(t, m.Close())
 			return h1 - h0
 		}
-		loaded(true) // the first fast load leaves oneDNN's caches behind (about 1 MB), once
+		loaded(true) // the first loads leave oneDNN's and LibTorch's caches behind, once
 		loaded(false)
 		exact, fast := loaded(false), loaded(true)
 		t.Logf("live native bytes held after the load: exact %d, fast %d", exact, fast)
-		assert.LessOrEqual(t, fast, exact+exact/4, "a fast Model holds its weights twice")
+		assert.LessOrEqual(t, fast, exact+exact/10, "a fast Model holds its weights twice")
 	}
 
 	m, err := csad.Load(path, csad.Options{Fast: true})
 	require.NoError(t, err)
 	defer func() { assert.NoError(t, m.Close()) }()
-	assert.Nil(t, m.Network(), "the fast Model's network has no original weights to offer")
+	assert.True(t, m.Network() == nil, "the fast Model's network has no original weights to offer")
 	ref, _, err := csad.LoadModel(path)
 	require.NoError(t, err)
 	defer func() { assert.NoError(t, ref.Close()) }()
