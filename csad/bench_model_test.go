@@ -12,11 +12,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -232,14 +229,8 @@ func TestConcurrentCallersChild(t *testing.T) {
 	if spec == "" {
 		t.Skip("runs as a child of BenchmarkConcurrentCallers")
 	}
-	f := strings.Split(spec, ",")
-	require.Len(t, f, 5, "%s=%q", concurrentCaseEnv, spec)
-	var v [5]int
-	for i, s := range f {
-		n, err := strconv.Atoi(s)
-		require.NoError(t, err, "%s=%q", concurrentCaseEnv, spec)
-		v[i] = n
-	}
+	v, err := torchtest.CaseInts(spec, 5)
+	require.NoError(t, err, "%s", concurrentCaseEnv)
 	callers, maxInFlight, calls, fast, gather := v[0], v[1], v[2], v[3], v[4]
 	require.True(t, callers >= 1 && maxInFlight >= 0 && calls >= 1, "%s=%q", concurrentCaseEnv, spec)
 
@@ -256,27 +247,12 @@ func TestConcurrentCallersChild(t *testing.T) {
 	loaded, err := torchtest.ReadRSS()
 	require.NoError(t, err)
 
-	var wg sync.WaitGroup
-	errs := make([]error, callers)
-	start := time.Now()
-	for c := range callers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for range calls {
-				if _, err := m.Score(context.Background(), imgs[c]); err != nil {
-					errs[c] = err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	secs := time.Since(start).Seconds()
-	for c, err := range errs {
-		require.NoError(t, err, "caller %d", c)
-	}
+	perS, err := torchtest.RunCallers(callers, calls, func(c int) error {
+		_, err := m.Score(context.Background(), imgs[c])
+		return err
+	})
+	require.NoError(t, err)
 	hwm, err := torchtest.ProcStatusBytes("VmHWM")
 	require.NoError(t, err)
-	fmt.Printf("concurrent-result %g %d %d %d\n", float64(callers*calls)/secs, hwm, loaded, cap(m.slots))
+	fmt.Printf("concurrent-result %g %d %d %d\n", perS, hwm, loaded, cap(m.slots))
 }

@@ -8,9 +8,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -81,14 +79,8 @@ func TestConcurrentCallersChild(t *testing.T) {
 	if spec == "" {
 		t.Skip("runs as a child of BenchmarkConcurrentCallers")
 	}
-	f := strings.Split(spec, ",")
-	require.Len(t, f, 3, "%s=%q", callersCaseEnv, spec)
-	var v [3]int
-	for i, s := range f {
-		n, err := strconv.Atoi(s)
-		require.NoError(t, err, "%s=%q", callersCaseEnv, spec)
-		v[i] = n
-	}
+	v, err := torchtest.CaseInts(spec, 3)
+	require.NoError(t, err, "%s", callersCaseEnv)
 	callers, gather, calls := v[0], v[1], v[2]
 	s, err := ortscore.Load(os.Getenv(callersModelEnv), ortscore.Options{GatherBatch: gather})
 	require.NoError(t, err)
@@ -101,25 +93,12 @@ func TestConcurrentCallersChild(t *testing.T) {
 	_, err = s.Score(context.Background(), imgs[0])
 	require.NoError(t, err)
 
-	errs := make([]error, callers)
-	var wg sync.WaitGroup
-	start := time.Now()
-	for c := range callers {
-		wg.Go(func() {
-			for range calls {
-				if _, err := s.Score(context.Background(), imgs[c]); err != nil {
-					errs[c] = err
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	secs := time.Since(start).Seconds()
-	for c, err := range errs {
-		require.NoError(t, err, "caller %d", c)
-	}
+	perS, err := torchtest.RunCallers(callers, calls, func(c int) error {
+		_, err := s.Score(context.Background(), imgs[c])
+		return err
+	})
+	require.NoError(t, err)
 	hwm, err := torchtest.ProcStatusBytes("VmHWM")
 	require.NoError(t, err)
-	fmt.Printf("callers-result %g %d\n", float64(callers*calls)/secs, hwm)
+	fmt.Printf("callers-result %g %d\n", perS, hwm)
 }
