@@ -550,10 +550,12 @@ func TestFastModelHoldsOneCopyOfTheWeights(t *testing.T) {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
 		loaded := func(fast bool) int64 {
-			h0, _ := torch.NativeHeapBytes()
+			h0, ok := torch.NativeHeapBytes()
+			require.True(t, ok, "this LibTorch build cannot report its native heap")
 			m, err := csad.Load(wide, csad.Options{Fast: fast})
 			require.NoError(t, err)
-			h1, _ := torch.NativeHeapBytes()
+			h1, ok := torch.NativeHeapBytes()
+			require.True(t, ok)
 			require.NoError(t, m.Close())
 			return h1 - h0
 		}

@@ -684,7 +684,7 @@ func BenchmarkONNXGraph(b *testing.B) {
 			var ratios, ta, tb []float64
 			b.ResetTimer()
 			for range b.N {
-				da, _ := run(sa)
+				da, _ := run(sa) // the outputs were compared after the warm-up
 				db, _ := run(sb)
 				ratios = append(ratios, float64(da)/float64(db))
 				ta, tb = append(ta, da.Seconds()*1e3), append(tb, db.Seconds()*1e3)

@@ -182,7 +182,10 @@ func TestOverlayAndWritePNG(t *testing.T) {
 	if back.W != 4 || back.H != 2 || back.Pix[0] != 50 || back.Pix[2] != 114 {
 		t.Errorf("read back %d×%d %v", back.W, back.H, back.Pix[:3])
 	}
-	entries, _ := os.ReadDir(filepath.Dir(path))
+	entries, err := os.ReadDir(filepath.Dir(path))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(entries) != 1 {
 		t.Errorf("%d files left in the directory, want 1", len(entries))
 	}

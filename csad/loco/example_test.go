@@ -10,7 +10,10 @@ import (
 )
 
 func ExampleOpen() {
-	root, _ := os.MkdirTemp("", "loco-example")
+	root, err := os.MkdirTemp("", "loco-example")
+	if err != nil {
+		panic(err)
+	}
 	defer os.RemoveAll(root)
 	opt := synth.DefaultOptions()
 	opt.Width, opt.Height = 64, 64

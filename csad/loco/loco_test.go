@@ -58,7 +58,10 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The masks read back are the generator's, with its defect configs.
-	cfg, _ := synth.DefectsConfig("connectors", o.Width, o.Height)
+	cfg, err := synth.DefectsConfig("connectors", o.Width, o.Height)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !slices.Equal(ds.Defects, cfg) {
 		t.Errorf("defects_config round trip: %v vs %v", ds.Defects, cfg)
 	}
@@ -78,7 +81,10 @@ func TestRoundTrip(t *testing.T) {
 		if s.DefectType == loco.StructuralAnomalies {
 			kind = synth.Structural
 		}
-		im, _ := synth.Render("connectors", o, loco.Test, kind, idx)
+		im, err := synth.Render("connectors", o, loco.Test, kind, idx)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if len(g.Channels) != len(im.Channels) {
 			t.Fatalf("%s: %d channels, generator drew %d", s.Rel, len(g.Channels), len(im.Channels))
 		}

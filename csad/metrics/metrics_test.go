@@ -20,7 +20,10 @@ func TestAUROCEdgeCases(t *testing.T) {
 		t.Error("NaN accepted")
 	}
 	// Two ties of the four pairs: (2 + 2×0.5)/4.
-	got, _ := AUROCSplit([]float64{1, 2}, []float64{2, 3})
+	got, err := AUROCSplit([]float64{1, 2}, []float64{2, 3})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if got != 0.875 {
 		t.Errorf("tie case: %v, want 0.875", got)
 	}

@@ -10,7 +10,10 @@ import (
 )
 
 func ExampleRun() {
-	root, _ := os.MkdirTemp("", "report-example")
+	root, err := os.MkdirTemp("", "report-example")
+	if err != nil {
+		panic(err)
+	}
 	defer os.RemoveAll(root)
 	opt := synth.DefaultOptions()
 	opt.Width, opt.Height = 64, 64
@@ -27,7 +30,9 @@ func ExampleRun() {
 {"path":"test/structural_anomalies/001.png","score":0.7}
 `
 	sp := filepath.Join(root, "scores.jsonl")
-	os.WriteFile(sp, []byte(scores), 0o644)
+	if err := os.WriteFile(sp, []byte(scores), 0o644); err != nil {
+		panic(err)
+	}
 	sum, err := report.Run(report.Options{Dataset: filepath.Join(root, "tray"), Scores: sp, Out: filepath.Join(root, "out")})
 	if err != nil {
 		panic(err)

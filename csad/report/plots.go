@@ -52,7 +52,10 @@ func plotROC(p string, test []scored, sum *Summary) error {
 		pl.X.Label.Text = "false positive rate"
 		pl.Y.Label.Text = "true positive rate"
 		pl.X.Min, pl.X.Max, pl.Y.Min, pl.Y.Max = 0, 1, 0, 1
-		diag, _ := plotter.NewLine(plotter.XYs{{X: 0, Y: 0}, {X: 1, Y: 1}})
+		diag, err := plotter.NewLine(plotter.XYs{{X: 0, Y: 0}, {X: 1, Y: 1}})
+		if err != nil {
+			return err
+		}
 		diag.Dashes = []vg.Length{vg.Points(3), vg.Points(3)}
 		diag.Color = color.Gray{160}
 		pl.Add(diag)

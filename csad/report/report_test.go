@@ -131,7 +131,10 @@ func TestReportOracle(t *testing.T) {
 			t.Errorf("%s: %v (%d px wide)", f, err, c.Width)
 		}
 	}
-	md, _ := os.ReadFile(filepath.Join(out, "report.md"))
+	md, err := os.ReadFile(filepath.Join(out, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, want := range []string{"| score | 100.000 | 100.000 | 100.000 |", "AU-sPRO", "worst_cases.png", "roc.png"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("report.md lacks %q", want)
@@ -164,21 +167,30 @@ func TestReportErrors(t *testing.T) {
 	dir := fixture(t)
 	scores, maps := writeInputs(t, dir, func(i int, _ loco.Sample) float64 { return float64(i) }, oracle)
 	// A missing score.
-	b, _ := os.ReadFile(scores)
+	b, err := os.ReadFile(scores)
+	if err != nil {
+		t.Fatal(err)
+	}
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
 	short := filepath.Join(t.TempDir(), "short.jsonl")
-	os.WriteFile(short, []byte(strings.Join(lines[1:], "\n")), 0o644)
-	_, err := report.Run(report.Options{Dataset: dir, Scores: short, Out: t.TempDir()})
+	if err := os.WriteFile(short, []byte(strings.Join(lines[1:], "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = report.Run(report.Options{Dataset: dir, Scores: short, Out: t.TempDir()})
 	if err == nil || !strings.Contains(err.Error(), "no score for 1 of 19 test images (first: test/good/000.png)") {
 		t.Errorf("missing score: %v", err)
 	}
 	// A broken line.
-	os.WriteFile(short, []byte(lines[0]+"\n{oops\n"), 0o644)
+	if err := os.WriteFile(short, []byte(lines[0]+"\n{oops\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := report.Run(report.Options{Dataset: dir, Scores: short, Out: t.TempDir()}); err == nil || !strings.Contains(err.Error(), "line 2") {
 		t.Errorf("bad line: %v", err)
 	}
 	// A missing map.
-	os.Remove(filepath.Join(maps, "test", "good", "003.tiff"))
+	if err := os.Remove(filepath.Join(maps, "test", "good", "003.tiff")); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := report.Run(report.Options{Dataset: dir, Scores: scores, Maps: maps, Out: t.TempDir()}); err == nil || !strings.Contains(err.Error(), "003.tiff") {
 		t.Errorf("missing map: %v", err)
 	}

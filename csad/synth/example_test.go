@@ -8,7 +8,10 @@ import (
 
 func Example() {
 	for _, c := range synth.Categories() {
-		rule, _ := synth.Rule(c)
+		rule, err := synth.Rule(c)
+		if err != nil {
+			panic(err)
+		}
 		fmt.Printf("%s: %s\n", c, rule)
 	}
 	// A logical anomaly breaks the rule; its scene says how.

@@ -26,7 +26,10 @@ func readTree(t *testing.T, root string) map[string][]byte {
 			return err
 		}
 		b, err := os.ReadFile(p)
-		rel, _ := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(root, p)
 		out[rel] = b
 		return err
 	})
@@ -172,7 +175,10 @@ func TestSceneDetails(t *testing.T) {
 	}
 	// Normal boxes keep the almond share inside the rule's band.
 	for i := 0; i < 12; i++ {
-		im, _ := synth.Render("box", o, "train", synth.Normal, i)
+		im, err := synth.Render("box", o, "train", synth.Normal, i)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if a := im.Scene.(*synth.BoxScene).AlmondShare(); a < 0.2 || a > 0.4 {
 			t.Errorf("normal box %d: almond share %.2f", i, a)
 		}
@@ -187,8 +193,14 @@ func TestSceneDetails(t *testing.T) {
 }
 
 func TestDefectsConfigScaling(t *testing.T) {
-	a, _ := synth.DefectsConfig("tray", 320, 256)
-	b, _ := synth.DefectsConfig("tray", 640, 512)
+	a, err := synth.DefectsConfig("tray", 320, 256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := synth.DefectsConfig("tray", 640, 512)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if a[0].RelativeSaturation || b[0].SaturationThreshold < 3.9*a[0].SaturationThreshold {
 		t.Errorf("absolute thresholds do not scale with the area: %v vs %v", a[0], b[0])
 	}

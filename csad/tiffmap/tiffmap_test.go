@@ -54,8 +54,12 @@ func handmade(t *testing.T, deflate bool, w, h int, vals []float32) []byte {
 		if deflate {
 			var b bytes.Buffer
 			zw := zlib.NewWriter(&b)
-			zw.Write(raw)
-			zw.Close()
+			if _, err := zw.Write(raw); err != nil {
+				t.Fatal(err)
+			}
+			if err := zw.Close(); err != nil {
+				t.Fatal(err)
+			}
 			raw = b.Bytes()
 		}
 		strips = append(strips, raw)
@@ -159,7 +163,9 @@ func TestDecodeErrors(t *testing.T) {
 
 func FuzzDecode(f *testing.F) {
 	var b bytes.Buffer
-	Write(&b, New(3, 2))
+	if err := Write(&b, New(3, 2)); err != nil {
+		f.Fatal(err)
+	}
 	f.Add(b.Bytes())
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := Decode(data)
