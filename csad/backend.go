@@ -169,13 +169,16 @@ func loadRunnerModel(path string, opts Options) (runner, Header, error) {
 		if err != nil {
 			return nil, Header{}, err
 		}
-		graph, err := ExportONNX(net, h, ExportOptions{Maps: true})
+		graph, err := ExportONNX(net, h, ExportOptions{Maps: true, Fast: opts.Fast})
 		net.Close()
 		if err != nil {
 			return nil, Header{}, err
 		}
 		r, err := newORTRunner(graph, h.Config, opts)
 		return r, h, err
+	}
+	if opts.Fast {
+		return nil, Header{}, fmt.Errorf("csad: load model %s: Fast makes fast mode's graph from a .csad file; an .onnx file runs the graph it holds: export it with 'csad export -fast' and load it without Fast", path)
 	}
 	sess, err := ort.NewSession(data, ort.Options{Threads: opts.Threads})
 	if err != nil {

@@ -94,7 +94,7 @@ func TestRunnerOptionsRefused(t *testing.T) {
 		o    Options
 		want string
 	}{
-		{Options{Backend: BackendONNXRuntime, Fast: true}, "Fast is an option of the torch backend"},
+		{Options{Backend: BackendTensorRT, Engine: "x.engine", Fast: true}, "Fast is an option of the torch and onnxruntime backends"},
 		{Options{Backend: BackendONNXRuntime, Device: "cuda"}, "runs on the CPU"},
 		{Options{Backend: BackendONNXRuntime, MaxBatch: -1}, "negative"},
 		{Options{Backend: BackendONNXRuntime, MaxInFlight: -1}, "negative"},

@@ -193,17 +193,37 @@ func (fd *folder) aspp(c *convBnReLU, side int64) (fastConv, error) {
 	fd = fd.sub()
 	defer fd.s.Close()
 	w, b := fd.fold(c.cb.conv, c.cb.bn)
-	o := c.cb.conv.Options()
-	sh := c.cb.conv.Weight.Shape()
-	if len(sh) == 4 && sh[2] == 3 && sh[3] == 3 && o.Groups == 1 && o.Stride == [2]int64{1, 1} &&
-		o.Padding == o.Dilation && o.Dilation[0] >= side && o.Dilation[1] >= side {
-		w, o = w.Narrow(2, 1, 1).Narrow(3, 1, 1), torch.Conv2dOptions{Groups: 1}
-	}
+	w, o := asppTap(w, c.cb.conv.Options(), side)
 	fc, err := fd.finish(w, b, o)
 	if err == nil {
 		fd.done(c)
 	}
 	return fc, err
+}
+
+// asppTap is the convolution that computes what w (a 3×3 kernel) with options o computes on a
+// side×side input: its centre tap alone, as a 1×1 convolution, where the padding equals the
+// dilation and that reaches past the whole input; otherwise w and o themselves.
+func asppTap(w *torch.Tensor, o torch.Conv2dOptions, side int64) (*torch.Tensor, torch.Conv2dOptions) {
+	sh := w.Shape()
+	if len(sh) == 4 && sh[2] == 3 && sh[3] == 3 && o.Groups <= 1 && o.Stride == [2]int64{1, 1} &&
+		o.Padding == o.Dilation && o.Dilation[0] >= side && o.Dilation[1] >= side {
+		return w.Narrow(2, 1, 1).Narrow(3, 1, 1), torch.Conv2dOptions{Groups: 1}
+	}
+	return w, o
+}
+
+// teacherProjection splits the teacher's projection for fast mode, in float64:
+// t = (W·pool(up(cat(l2, l3))) + b − mean)/std = pool(up(w2·l2) + up(w3·l3)) + bias, where
+// w2 and w3 are W's columns for layer2 and layer3 divided by std and bias is (b − mean)/std,
+// of shape (C).
+func (fd *folder) teacherProjection(n *Network) (w2, w3, bias *torch.Tensor) {
+	p := n.Teacher.Proj
+	std := fd.f64(n.TeacherStd).Reshape(-1)
+	w := fd.f64(p.Weight).Div(std.Reshape(-1, 1, 1, 1))
+	c2 := n.cfg.Encoder.Out[1]
+	bias = fd.f64(p.Bias).Sub(fd.f64(n.TeacherMean).Reshape(-1)).Div(std)
+	return w.Narrow(1, 0, c2), w.Narrow(1, c2, n.cfg.Encoder.Out[2]), bias
 }
 
 // newFastWeights derives fast mode's weights from n's current parameters; with release it
@@ -265,18 +285,14 @@ func newFastWeights(n *Network, release bool) (_ *fastWeights, err error) {
 		}
 	}
 
-	// Teacher: t = (W·pool(up(cat(l2, l3))) + b − mean)/std = pool(up(W₂′·l2) + up(W₃′·l3)) + b′.
 	p := n.Teacher.Proj
-	std := fd.f64(n.TeacherStd).Reshape(-1)
-	w := fd.f64(p.Weight).Div(std.Reshape(-1, 1, 1, 1))
-	c2 := n.cfg.Encoder.Out[1]
-	if fw.proj2, err = fd.finish(w.Narrow(1, 0, c2), nil, p.Options()); err != nil {
+	w2, w3, bias := fd.teacherProjection(n)
+	if fw.proj2, err = fd.finish(w2, nil, p.Options()); err != nil {
 		return nil, err
 	}
-	if fw.proj3, err = fd.finish(w.Narrow(1, c2, n.cfg.Encoder.Out[2]), nil, p.Options()); err != nil {
+	if fw.proj3, err = fd.finish(w3, nil, p.Options()); err != nil {
 		return nil, err
 	}
-	bias := fd.f64(p.Bias).Sub(fd.f64(n.TeacherMean).Reshape(-1)).Div(std)
 	if fw.projBias, err = fd.keep(bias.To(torch.Float32).Reshape(1, -1, 1, 1)); err != nil {
 		return nil, err
 	}

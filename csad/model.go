@@ -27,7 +27,8 @@ type Options struct {
 	// (docs/numerics.md#fast-mode). Without it every result is bit for bit what the official
 	// PyTorch model computes on the same LibTorch. The Model then holds only the derived
 	// weights (the originals are freed once folded), so Network() is nil: load without Fast to
-	// save, export or train.
+	// save, export or train. On BackendONNXRuntime, Fast runs fast mode's graph
+	// (ExportOptions.Fast) made from a .csad file; an .onnx file runs the graph it holds.
 	Fast bool
 	// Device runs the model on "cpu" (default), "cuda" or "cuda:N"; CUDA needs a CUDA build of
 	// LibTorch (README: Another LibTorch).
@@ -39,7 +40,7 @@ type Options struct {
 	// rarely, an argmax tie flips a segmentation pixel.
 	MaxBatch int
 	// Backend is the inference engine: BackendTorch (default), BackendONNXRuntime or
-	// BackendTensorRT. Fast and Device apply to the torch backend only.
+	// BackendTensorRT. Device applies to the torch backend only, Fast to torch and onnxruntime.
 	Backend Backend
 	// Engine is the TensorRT engine file that BackendTensorRT runs (cmd/build-engine makes it
 	// from the same .csad model).
@@ -149,8 +150,8 @@ func checkRunnerOptions(opts Options) error {
 	if err := checkCounts(opts); err != nil {
 		return err
 	}
-	if opts.Fast {
-		return fmt.Errorf("csad: Fast is an option of the torch backend, not of %s", opts.Backend)
+	if opts.Fast && opts.Backend != BackendONNXRuntime {
+		return fmt.Errorf("csad: Fast is an option of the torch and onnxruntime backends, not of %s: the engine is built from a graph already (cmd/build-engine -fast)", opts.Backend)
 	}
 	if opts.Device != "" && opts.Device != "cpu" && opts.Backend == BackendONNXRuntime {
 		return fmt.Errorf("csad: the onnxruntime backend runs on the CPU (device %q asked)", opts.Device)
@@ -178,7 +179,7 @@ func newModel(net *Network, h Header, opts Options) (*Model, error) {
 		var graph []byte
 		if err == nil {
 			h.Config = net.Config()
-			graph, err = ExportONNX(net, h, ExportOptions{Maps: true})
+			graph, err = ExportONNX(net, h, ExportOptions{Maps: true, Fast: opts.Fast})
 		}
 		net.Close()
 		if err != nil {

@@ -30,7 +30,10 @@ type exporter struct {
 	g     *onnx.Graph
 	trunk onnx.DType // element type of the convolutional trunks: float32, or float16 with FP16
 	batch string     // (1,) int64: the input's batch size, for Resize's sizes
-	err   error
+	// fold, with ExportOptions.Fast, derives fast mode's weights (BatchNorm folded, the ASPP's
+	// centre taps, the teacher's split projection) in float64 inside its scope.
+	fold *folder
+	err  error
 }
 
 func (e *exporter) fail(err error) {
@@ -108,12 +111,17 @@ func (e *exporter) ints(name string, v ...int64) string {
 
 // conv is nn.Conv2d (square kernel, symmetric padding) under the module path prefix.
 func (e *exporter) conv(prefix string, x val, c *nn.Conv2d) val {
-	o := c.Options()
-	ins := []string{x.name, e.weight(prefix+".weight", c.Weight)}
-	if c.Bias != nil {
-		ins = append(ins, e.weight(prefix+".bias", c.Bias))
+	return e.convWith(prefix, x, c.Weight, c.Bias, c.Options())
+}
+
+// convWith is a convolution by weight w and bias b (nil: none) with options o; its initializers
+// are named prefix.weight and prefix.bias.
+func (e *exporter) convWith(prefix string, x val, w, b *torch.Tensor, o torch.Conv2dOptions) val {
+	ins := []string{x.name, e.weight(prefix+".weight", w)}
+	if b != nil {
+		ins = append(ins, e.weight(prefix+".bias", b))
 	}
-	ws := c.Weight.Shape()
+	ws := w.Shape()
 	if e.err != nil {
 		return x
 	}
@@ -179,12 +187,31 @@ func (e *exporter) binary(name, op string, a val, b val) val {
 func init0(name string, dt onnx.DType, shape ...int64) val { return val{name, dt, shape} }
 
 // convBN is conv → BatchNorm (→ ReLU); the prefixes are the two modules' state-dict paths.
+// With Fast it is one convolution with the norm folded in (fast mode's weights).
 func (e *exporter) convBN(convName, bnName string, x val, c *convBN, relu bool) val {
-	y := e.bn(bnName, e.conv(convName, x, c.conv), c.bn)
+	var y val
+	if e.fold != nil {
+		y = e.folded(convName, x, c, 0)
+	} else {
+		y = e.bn(bnName, e.conv(convName, x, c.conv), c.bn)
+	}
 	if relu {
 		y = e.relu(bnName, y)
 	}
 	return y
+}
+
+// folded is c with its BatchNorm folded in, as fast mode runs it; side > 0 is the side of the
+// ASPP's square input, on which a convolution that reads only its centre tap becomes 1×1.
+func (e *exporter) folded(prefix string, x val, c *convBN, side int64) val {
+	sub := e.fold.sub()
+	defer sub.s.Close()
+	w, b := sub.fold(c.conv, c.bn)
+	o := c.conv.Options()
+	if side > 0 {
+		w, o = asppTap(w, o, side)
+	}
+	return e.convWith(prefix, x, w, b, o)
 }
 
 func (e *exporter) maxPool(name string, x val, k, s, p int64) val {
@@ -211,6 +238,9 @@ func (e *exporter) avgPool(name string, x val, o torch.PoolOptions) val {
 // Resize scales by out/in, the ratio PyTorch uses without a scale_factor; pytorch_half_pixel is
 // PyTorch's half-pixel mapping for every output side > 1, which all of the model's are.
 func (e *exporter) resize(name string, x val, h, w int64) val {
+	if e.fold != nil && x.shape[2] == h && x.shape[3] == w {
+		return x // an exact copy, which fast mode skips
+	}
 	sizes := e.g.Unique(name + ".sizes")
 	e.g.NodeNamed(sizes, "Concat", []string{e.batch, e.ints(name+".chw", x.shape[1], h, w)}, onnx.AttrInt("axis", 0))
 	e.g.ValueInfo(sizes, onnx.Int64, onnx.Dims(4))
@@ -288,9 +318,24 @@ func (e *exporter) encoder(x val, enc *Encoder) [3]val {
 func (e *exporter) teacher(feat [3]val, t *TeacherHead) val {
 	a := e.resize("teacher.resize2", feat[1], t.size, t.size)
 	b := e.resize("teacher.resize3", feat[2], t.size, t.size)
-	pool := torch.PoolOptions{Kernel: [2]int64{3, 3}, Stride: [2]int64{1, 1}, Padding: [2]int64{1, 1}}
-	p := e.avgPool("teacher.avgpool", e.concat("teacher.cat", 1, a, b), pool)
+	p := e.avgPool("teacher.avgpool", e.concat("teacher.cat", 1, a, b), teacherPool)
 	return e.conv("teacher.proj", p, t.Proj)
+}
+
+var teacherPool = torch.PoolOptions{Kernel: [2]int64{3, 3}, Stride: [2]int64{1, 1}, Padding: [2]int64{1, 1}}
+
+// teacherFast is fast mode's normalised teacher map: layer2 and layer3 projected first, then
+// resized, summed and pooled, the bias (with the normalisation folded in) added last, in float32.
+func (e *exporter) teacherFast(feat [3]val, n *Network) val {
+	sub := e.fold.sub()
+	defer sub.s.Close()
+	w2, w3, bias := sub.teacherProjection(n)
+	o, size := n.Teacher.Proj.Options(), n.Teacher.size
+	a := e.resize("teacher.resize2", e.convWith("teacher.proj.layer2", feat[1], w2, nil, o), size, size)
+	b := e.resize("teacher.resize3", e.convWith("teacher.proj.layer3", feat[2], w3, nil, o), size, size)
+	p := e.toFloat32(e.avgPool("teacher.avgpool", e.binary("teacher.sum", "Add", a, b), teacherPool))
+	c := p.shape[1]
+	return e.binary("teacher.norm", "Add", p, init0(e.stat("teacher.norm.bias", bias.Reshape(1, c, 1, 1)), onnx.Float32, 1, c, 1, 1))
 }
 
 // student is LocalStudent.Forward.
@@ -338,7 +383,12 @@ func (e *exporter) segmentor(feat [3]val, s *Segmentor) val {
 	x3 := e.resize("segmentor.resize3", feat[2], q, q)
 	stages := make([]val, 0, 5)
 	for i, c := range s.aspp {
-		stages = append(stages, e.convBnReLU(fmt.Sprintf("segmentor.aspp.stages.c%d", i), x3, c))
+		p := fmt.Sprintf("segmentor.aspp.stages.c%d", i)
+		if e.fold != nil {
+			stages = append(stages, e.relu(p+".bn", e.folded(p+".conv", x3, &c.cb, q)))
+			continue
+		}
+		stages = append(stages, e.convBnReLU(p, x3, c))
 	}
 	gap := e.node("segmentor.aspp.stages.imagepool.pool", "GlobalAveragePool", x3.dt,
 		[]int64{x3.shape[0], x3.shape[1], 1, 1}, []string{x3.name})
@@ -432,8 +482,13 @@ func (e *exporter) export(n *Network, opts ExportOptions) {
 	ph := e.named(ONNXPatchHist, "Add", onnx.Float32, []int64{-1}, []string{z256.name, z128.name})
 
 	// Local–global branch.
-	traw := e.toFloat32(e.teacher(feat, n.Teacher))
-	t := e.zscore("teacher.norm", traw, "teacher_mean", n.TeacherMean, "teacher_std", n.TeacherStd)
+	var t val
+	if e.fold != nil {
+		t = e.teacherFast(feat, n)
+	} else {
+		traw := e.toFloat32(e.teacher(feat, n.Teacher))
+		t = e.zscore("teacher.norm", traw, "teacher_mean", n.TeacherMean, "teacher_std", n.TeacherStd)
+	}
 	st, sae := e.student(x, n.Student)
 	st, sae = e.toFloat32(st), e.toFloat32(sae)
 	a := e.toFloat32(e.autoencoder(x, n.AE))

@@ -556,6 +556,33 @@ func TestONNXExportMatchesLibTorch(t *testing.T) {
 	require.Equal(t, res[1].ph, res[0].ph)
 }
 
+// Fast: fast mode's graph passes the checker in every variant, has no BatchNormalization left,
+// the teacher's projection as two convolutions on the encoder's maps and fewer Resize nodes,
+// and scores as LibTorch's exact forward pass within onnxTol, batched and alone.
+func TestONNXExportFast(t *testing.T) {
+	net := smallNetwork(t)
+	h := smallHeader(t, net)
+	defer useThreads(2)()
+	exact, err := csad.ExportONNX(net, h, csad.ExportOptions{Maps: true})
+	require.NoError(t, err)
+	exactInfo, err := onnx.Inspect(exact)
+	require.NoError(t, err)
+	for _, fp16 := range []bool{false, true} {
+		opts := csad.ExportOptions{Opset: 13, FP16: fp16, Maps: true, Fast: true}
+		data, err := csad.ExportONNX(net, h, opts)
+		require.NoError(t, err)
+		checkONNX(t, data, net.Config(), opts)
+		info, err := onnx.Inspect(data)
+		require.NoError(t, err)
+		require.Contains(t, info.Doc, "fast mode's graph")
+		require.Zero(t, info.Ops["BatchNormalization"], "BatchNormalization nodes left in the fast graph")
+		require.Equal(t, exactInfo.Ops["Conv"]+1, info.Ops["Conv"], "Conv nodes: the teacher's projection is two")
+		require.Less(t, info.Ops["Resize"], exactInfo.Ops["Resize"], "Resize nodes: those to a map's own size go")
+		t.Logf("fast graph (FP16 %v): %d Conv, %d Resize (exact: %d, %d)", fp16, info.Ops["Conv"], info.Ops["Resize"], exactInfo.Ops["Conv"], exactInfo.Ops["Resize"])
+	}
+	onnxAgainstTorch(t, net, h, csad.ExportOptions{Maps: true, Fast: true}, 2)
+}
+
 // FP16: float16 trunks and float32 statistics, within fp16Tol of LibTorch's float32.
 func TestONNXExportFP16(t *testing.T) {
 	net := smallNetwork(t)
@@ -572,7 +599,8 @@ func TestONNXExportFP16(t *testing.T) {
 	require.Greater(t, a.maps, 1e-5, "FP16 maps agree to float32 rounding: is the trunk float16 at all?")
 }
 
-// The paper-size model (testdata/gen_onnx_golden.py): checker and ONNX Runtime against LibTorch.
+// The paper-size model (testdata/gen_onnx_golden.py): checker and ONNX Runtime against LibTorch,
+// the plain graph and fast mode's.
 func TestONNXExportPaper(t *testing.T) {
 	if testing.Short() {
 		t.Skip("paper-size export: about a minute (exports, checker, 20 paper-size forward passes)")
@@ -590,11 +618,12 @@ func TestONNXExportPaper(t *testing.T) {
 		require.NoError(t, err)
 		checkONNX(t, data, net.Config(), opts)
 	}
-	opts := csad.ExportOptions{Opset: 17, Maps: true}
-	data, err := csad.ExportONNX(net, h, opts)
-	require.NoError(t, err)
-	checkONNX(t, data, net.Config(), opts)
-	onnxAgainstTorch(t, net, h, opts, 1)
+	for _, opts := range []csad.ExportOptions{{Opset: 17, Maps: true}, {Opset: 17, Maps: true, Fast: true}} {
+		data, err := csad.ExportONNX(net, h, opts)
+		require.NoError(t, err)
+		checkONNX(t, data, net.Config(), opts)
+		onnxAgainstTorch(t, net, h, opts, 1)
+	}
 }
 
 func TestONNXExportErrors(t *testing.T) {
@@ -632,11 +661,13 @@ func TestONNXExportErrors(t *testing.T) {
 	require.Error(t, err)
 }
 
-// BenchmarkONNXGraph times csad-go's graph against the one torch.onnx.export traces from the
-// same weights (testdata/export_torch_onnx.py, the official export route), both under ONNX
-// Runtime's CPU provider with 2 threads at batch 1, interleaved A, B, A, B... so that load from
-// other processes hits both alike, and reports the median of the paired ratios (ours ÷ torch's;
-// below 1 is faster) and each graph's median latency.
+// BenchmarkONNXGraph times csad-go's graph, and its fast mode's graph (ExportOptions.Fast),
+// against the one torch.onnx.export traces from the same weights (testdata/export_torch_onnx.py,
+// the official export route), all under ONNX Runtime's CPU provider with 2 threads at batch 1,
+// interleaved ours, fast, torch's, ours, ... so that load from other processes hits them alike,
+// and reports the medians of the paired ratios (ours ÷ torch's and fast ÷ torch's; below 1 is
+// faster) and each graph's median latency. The three must agree to 1e-4 (the fast graph's lgst,
+// torch's score).
 //
 //	go test -run XXX -bench ONNXGraph -benchtime 20x ./csad/
 func BenchmarkONNXGraph(b *testing.B) {
@@ -654,6 +685,8 @@ func BenchmarkONNXGraph(b *testing.B) {
 			defer net.Close()
 			ours, err := csad.ExportONNX(net, csad.Header{Category: "bench"}, csad.ExportOptions{})
 			require.NoError(b, err)
+			fast, err := csad.ExportONNX(net, csad.Header{Category: "bench"}, csad.ExportOptions{Fast: true})
+			require.NoError(b, err)
 			theirs := filepath.Join(b.TempDir(), "torch.onnx")
 			cmd := exec.Command("/usr/bin/python3", "../testdata/export_torch_onnx.py", pth, string(net.Config().JSON()), theirs)
 			cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
@@ -667,9 +700,15 @@ func BenchmarkONNXGraph(b *testing.B) {
 				require.NoError(b, err)
 				return s
 			}
-			sa, sb := open(ours), open(tdata)
-			defer sa.Close()
-			defer sb.Close()
+			// Each graph's check output is compared with ours: the fast graph's lgst (its fused
+			// score moves with any segmentation pixel that flips, docs/numerics.md), torch's score.
+			graphs := []struct {
+				name, check, against string
+				sess                 *ort.Session
+			}{{"ours", csad.ONNXScore, csad.ONNXScore, open(ours)}, {"fast", csad.ONNXLGST, csad.ONNXLGST, open(fast)}, {"torch", "output", csad.ONNXScore, open(tdata)}}
+			for _, g := range graphs {
+				defer g.sess.Close()
+			}
 			s := net.Config().ImageSize
 			in := map[string]ort.Tensor{csad.ONNXInput: {Shape: []int64{1, 3, s, s}, Float32: randomImages(5, 1, s)}}
 			run := func(sess *ort.Session) (time.Duration, map[string]ort.Tensor) {
@@ -678,21 +717,35 @@ func BenchmarkONNXGraph(b *testing.B) {
 				require.NoError(b, err)
 				return time.Since(t0), o
 			}
-			_, oa := run(sa) // warm-up, and the two graphs score alike
-			_, ob := run(sb)
-			b.Logf("score: ours %v, torch.onnx %v", oa[csad.ONNXScore].Float32, ob["output"].Float32)
-			var ratios, ta, tb []float64
+			// A warm-up call each, and the three graphs score alike.
+			var want map[string]ort.Tensor
+			for i, g := range graphs {
+				_, o := run(g.sess)
+				if i == 0 {
+					want = o
+				}
+				require.Len(b, o[g.check].Float32, 1, "%s: its %s", g.name, g.check)
+				got, ref := float64(o[g.check].Float32[0]), float64(want[g.against].Float32[0])
+				require.LessOrEqual(b, relErr(got, ref), 1e-4, "%s graph's %s %v against ours %v", g.name, g.check, got, ref)
+			}
+			ms := make([][]float64, len(graphs))
+			var vsTorch [2][]float64
 			b.ResetTimer()
 			for range b.N {
-				da, _ := run(sa) // the outputs were compared after the warm-up
-				db, _ := run(sb)
-				ratios = append(ratios, float64(da)/float64(db))
-				ta, tb = append(ta, da.Seconds()*1e3), append(tb, db.Seconds()*1e3)
+				var d [3]time.Duration
+				for i, g := range graphs {
+					d[i], _ = run(g.sess) // the outputs were compared after the warm-up
+					ms[i] = append(ms[i], d[i].Seconds()*1e3)
+				}
+				vsTorch[0] = append(vsTorch[0], float64(d[0])/float64(d[2]))
+				vsTorch[1] = append(vsTorch[1], float64(d[1])/float64(d[2]))
 			}
 			b.StopTimer()
-			b.ReportMetric(median(ratios), "ours/torch")
-			b.ReportMetric(median(ta), "ms/ours")
-			b.ReportMetric(median(tb), "ms/torch")
+			b.ReportMetric(median(vsTorch[0]), "ours/torch")
+			b.ReportMetric(median(vsTorch[1]), "fast/torch")
+			for i, g := range graphs {
+				b.ReportMetric(median(ms[i]), "ms/"+g.name)
+			}
 		})
 	}
 }

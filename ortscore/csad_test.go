@@ -127,11 +127,24 @@ func TestMatchesCSADModel(t *testing.T) {
 // TestFP16Export: the FP16 export (float16 trunks, float32 outputs) loads and scores as
 // csad.Model's onnxruntime backend does, bit for bit.
 func TestFP16Export(t *testing.T) {
-	path := smallFP16(t)
-	s, err := ortscore.Load(path, ortscore.Options{Threads: 1})
+	path := smallVariant(t, "fp16")
+	requireSameResults(t, path, path, csad.Options{Backend: csad.BackendONNXRuntime, Threads: 1})
+}
+
+// TestFastExport: fast mode's export scores as csad.Model's onnxruntime backend does with Fast
+// on the .csad file (which makes the same graph in memory), bit for bit.
+func TestFastExport(t *testing.T) {
+	_, csadPath := smallModel(t)
+	requireSameResults(t, smallVariant(t, "fast"), csadPath, csad.Options{Backend: csad.BackendONNXRuntime, Threads: 1, Fast: true})
+}
+
+// requireSameResults scores two images with ortscore on graph and with csad.Model on model.
+func requireSameResults(t *testing.T, graph, model string, opts csad.Options) {
+	t.Helper()
+	s, err := ortscore.Load(graph, ortscore.Options{Threads: 1})
 	require.NoError(t, err)
 	defer func() { require.NoError(t, s.Close()) }()
-	m, err := csad.Load(path, csad.Options{Backend: csad.BackendONNXRuntime, Threads: 1})
+	m, err := csad.Load(model, opts)
 	require.NoError(t, err)
 	defer func() { require.NoError(t, m.Close()) }()
 	imgs := matchImages()[:2]

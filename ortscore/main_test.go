@@ -64,10 +64,11 @@ func fake(threshold *float64) ortscore.Fake {
 // exported with maps, and the same network and header as a .csad file, both kept in memory
 // once per test binary.
 var small struct {
-	once              sync.Once
-	err               error
-	graph, fp16, file []byte
-	threshold         float64
+	once        sync.Once
+	err         error
+	graph, file []byte
+	variants    map[string][]byte // "fp16", "fast": the graph exported with that option
+	threshold   float64
 }
 
 // smallModel writes the reduced golden model's graph and .csad file into t's temporary folder.
@@ -82,13 +83,15 @@ func smallModel(t testing.TB) (onnxPath, csadPath string) {
 	return onnxPath, csadPath
 }
 
-// smallFP16 writes the reduced golden model's FP16 export (with maps) into t's temporary folder.
-func smallFP16(t *testing.T) string {
+// smallVariant writes the reduced golden model's export (with maps) with FP16 ("fp16") or Fast
+// ("fast") into t's temporary folder.
+func smallVariant(t *testing.T, name string) string {
 	t.Helper()
 	small.once.Do(func() { small.err = exportSmall() })
 	require.NoError(t, small.err, "exporting testdata/golden/model_small.pth")
-	path := filepath.Join(t.TempDir(), "model_fp16.onnx")
-	require.NoError(t, atomicfile.WriteFile(path, small.fp16))
+	require.Contains(t, small.variants, name)
+	path := filepath.Join(t.TempDir(), "model_"+name+".onnx")
+	require.NoError(t, atomicfile.WriteFile(path, small.variants[name]))
 	return path
 }
 
@@ -110,8 +113,11 @@ func exportSmall() error {
 	if small.graph, err = csad.ExportONNX(net, h, csad.ExportOptions{Maps: true}); err != nil {
 		return err
 	}
-	if small.fp16, err = csad.ExportONNX(net, h, csad.ExportOptions{Maps: true, FP16: true}); err != nil {
-		return err
+	small.variants = map[string][]byte{}
+	for name, o := range map[string]csad.ExportOptions{"fp16": {Maps: true, FP16: true}, "fast": {Maps: true, Fast: true}} {
+		if small.variants[name], err = csad.ExportONNX(net, h, o); err != nil {
+			return err
+		}
 	}
 	dir, err := os.MkdirTemp("", "ortscore-test-")
 	if err != nil {

@@ -1,6 +1,6 @@
 // Command build-engine builds a TensorRT engine from a .csad model or from its ONNX graph:
 //
-//	build-engine -in model.csad|model.onnx -out model.engine [-fp16] [-min-batch N] [-opt-batch N]
+//	build-engine -in model.csad|model.onnx -out model.engine [-fp16] [-fast] [-min-batch N] [-opt-batch N]
 //	    [-max-batch N] [-workspace MiB] [-timing-cache FILE] [-version-compatible]
 //	    [-hardware-compatibility none|ampere+|same-compute-capability] [-plan] [-maps=false]
 //
@@ -53,12 +53,12 @@ func main() {
 
 // config is the command line.
 type config struct {
-	in, out, timingCache, hardware, log string
-	minBatch, optBatch, maxBatch        int
-	workspace                           int64
-	device                              int
-	fp16, tf32, versionCompatible, plan bool
-	maps, verbose                       bool
+	in, out, timingCache, hardware, log       string
+	minBatch, optBatch, maxBatch              int
+	workspace                                 int64
+	device                                    int
+	fp16, fast, tf32, versionCompatible, plan bool
+	maps, verbose                             bool
 }
 
 // usageError is a bad command line: exit status 2.
@@ -103,6 +103,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.in, "in", "", "the `model`: a .csad file, or an .onnx graph from 'csad export'")
 	fs.StringVar(&c.out, "out", "", "the engine `file` to write")
 	fs.BoolVar(&c.fp16, "fp16", false, "half precision: from a .csad file, export the graph in FP16 (TensorRT 11 takes precision from the graph); on TensorRT 10 also the builder flag")
+	fs.BoolVar(&c.fast, "fast", false, "from a .csad file, export fast mode's graph: folded BatchNorm, the teacher projected before resizing, fewer taps and resizes (csad export -fast)")
 	fs.BoolVar(&c.tf32, "tf32", false, "allow TF32 in float32 convolutions (off: FP32 engines match the LibTorch backend)")
 	fs.IntVar(&c.minBatch, "min-batch", 1, "the smallest batch the engine runs")
 	fs.IntVar(&c.optBatch, "opt-batch", 0, "the batch the engine is tuned for (0: -min-batch)")
@@ -198,6 +199,9 @@ func (c config) check() error {
 	if !c.maps && !c.isCSAD() {
 		return errors.New("-maps=false applies to a .csad input only: an .onnx graph has the outputs it was exported with")
 	}
+	if c.fast && !c.isCSAD() {
+		return errors.New("-fast applies to a .csad input only: export the .onnx graph with 'csad export -fast'")
+	}
 	return nil
 }
 
@@ -286,7 +290,7 @@ func loadGraph(c config, stderr io.Writer) ([]byte, *trt.ModelInfo, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	graph, err := csad.ExportONNX(net, h, csad.ExportOptions{FP16: c.fp16, Maps: c.maps})
+	graph, err := csad.ExportONNX(net, h, csad.ExportOptions{FP16: c.fp16, Maps: c.maps, Fast: c.fast})
 	net.Close() // the weights are in the graph now; TensorRT needs the memory more
 	if err != nil {
 		return nil, nil, fmt.Errorf("export %s to ONNX: %w", c.in, err)

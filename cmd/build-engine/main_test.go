@@ -47,6 +47,7 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"-in", tinyONNX, "-out", out, "-device", "-1"}, "-device -1"},
 		{[]string{"-in", tinyONNX, "-out", out, "-timing-cache", "/nonexistent/dir/t.cache"}, "-timing-cache /nonexistent/dir/t.cache: the folder /nonexistent/dir does not exist"},
 		{[]string{"-in", tinyONNX, "-out", out, "-maps=false"}, "-maps=false applies to a .csad input only"},
+		{[]string{"-in", tinyONNX, "-out", out, "-fast"}, "-fast applies to a .csad input only"},
 		{[]string{"-in", tinyONNX, "-out", out, "extra"}, `unexpected argument "extra"`},
 		{[]string{"-in", tinyONNX, "-out", out, "-max-batchs", "4"}, "flag provided but not defined: -max-batchs"},
 	}

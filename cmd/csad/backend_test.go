@@ -21,25 +21,33 @@ func relTo(a, b float64) float64 {
 	return d / max(1, a, -a)
 }
 
-// The onnxruntime backend, from the .csad file and from an exported .onnx file, scores as the
-// torch backend does within 1e-4 relative, writes maps within 1e-4 of its maps, and csad eval
-// prints the same AUROC table on both.
+// The onnxruntime backend, from the .csad file and from an exported .onnx file, each also as fast
+// mode's graph, scores as the torch backend does within 1e-4 relative, writes maps within 1e-4
+// of its maps, and csad eval prints the same AUROC table on all of them.
 func TestBackendsAgree(t *testing.T) {
 	model, cat := fixture(t)
 	test := filepath.Join(cat, "test")
 	onnxFile := filepath.Join(t.TempDir(), "small.onnx")
 	_, stderr, code := runMain(t, "export", "-model", model, "-maps", "-out", onnxFile)
 	require.Equal(t, 0, code, stderr)
+	fastFile := filepath.Join(t.TempDir(), "small-fast.onnx")
+	out, stderr, code := runMain(t, "export", "-model", model, "-maps", "-fast", "-out", fastFile)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, out, "fp32, fast graph")
 
-	score := func(backendModel, backend string) ([]scoreLine, string) {
+	score := func(backendModel, backend string, more ...string) ([]scoreLine, string) {
 		maps := filepath.Join(t.TempDir(), "maps")
-		out, stderr, code := runMain(t, "score", "-model", backendModel, "-backend", backend, "-json", "-maps", maps, test)
+		args := append([]string{"score", "-model", backendModel, "-backend", backend, "-json", "-maps", maps}, more...)
+		out, stderr, code := runMain(t, append(args, test)...)
 		require.Equal(t, 0, code, "%s: %s", backend, stderr)
 		return jsonLines(t, out), maps
 	}
 	want, wantMaps := score(model, "torch")
-	for _, c := range []struct{ model, backend string }{{model, "onnxruntime"}, {onnxFile, "onnxruntime"}} {
-		got, maps := score(c.model, c.backend)
+	for _, c := range []struct {
+		model, backend string
+		more           []string
+	}{{model, "onnxruntime", nil}, {onnxFile, "onnxruntime", nil}, {model, "onnxruntime", []string{"-fast"}}, {fastFile, "onnxruntime", nil}} {
+		got, maps := score(c.model, c.backend, c.more...)
 		require.Len(t, got, len(want))
 		for i := range want {
 			assert.Equal(t, want[i].Path, got[i].Path)
@@ -61,14 +69,17 @@ func TestBackendsAgree(t *testing.T) {
 		}
 	}
 
-	table := func(backend string) string {
-		out, stderr, code := runMain(t, "eval", "-model", model, "-backend", backend, "-data", filepath.Dir(cat),
-			"-category", filepath.Base(cat), "-out", t.TempDir())
+	table := func(backend string, more ...string) string {
+		args := append([]string{"eval", "-model", model, "-backend", backend, "-data", filepath.Dir(cat),
+			"-category", filepath.Base(cat), "-out", t.TempDir()}, more...)
+		out, stderr, code := runMain(t, args...)
 		require.Equal(t, 0, code, "%s: %s", backend, stderr)
 		lines := strings.Split(strings.TrimSpace(out), "\n")
 		return strings.Join(lines[len(lines)-3:], "\n")
 	}
-	assert.Equal(t, table("torch"), table("onnxruntime"))
+	exact := table("torch")
+	assert.Equal(t, exact, table("onnxruntime"))
+	assert.Equal(t, exact, table("onnxruntime", "-fast"))
 }
 
 func TestBackendFlags(t *testing.T) {
@@ -79,7 +90,7 @@ func TestBackendFlags(t *testing.T) {
 		want string
 	}{
 		{[]string{"-backend", "ort"}, "unknown backend"},
-		{[]string{"-backend", "onnxruntime", "-fast"}, "-fast is an option of -backend torch"},
+		{[]string{"-backend", "tensorrt", "-engine", "x.engine", "-fast"}, "-fast is an option of -backend torch and onnxruntime"},
 		{[]string{"-backend", "onnxruntime", "-device", "cuda"}, "runs on the CPU"},
 		{[]string{"-backend", "tensorrt"}, "needs -engine"},
 		{[]string{"-engine", "x.engine"}, "-engine is for -backend tensorrt"},
@@ -96,6 +107,10 @@ func TestBackendFlags(t *testing.T) {
 	_, stderr, code := runMain(t, "score", "-model", bare, "-backend", "onnxruntime", img)
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, "csad export")
+	// -fast makes fast mode's graph from a .csad file; an .onnx file has its graph already.
+	_, stderr, code = runMain(t, "score", "-model", bare, "-backend", "onnxruntime", "-fast", img)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "export it with 'csad export -fast'")
 	// A truncated graph is a clear error too.
 	cut := filepath.Join(t.TempDir(), "cut.onnx")
 	require.NoError(t, os.WriteFile(cut, data[:len(data)/2], 0o644))

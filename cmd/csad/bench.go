@@ -27,13 +27,14 @@ func init() { rootCmd.AddCommand(newBenchCmd()) }
 
 // The columns of 'csad bench', in the order they take turns.
 const (
-	colExact  = "torch-exact" // csad.Options{}: LibTorch, PyTorch's NCHW arithmetic bit for bit
-	colFast   = "torch-fast"  // csad.Options{Fast: true}
-	colORT    = "onnxruntime" // ONNX Runtime on the graph csad.ExportONNX writes
-	colPython = "python"      // eager PyTorch (csad_ref.CSAD, no_grad), the official way
+	colExact   = "torch-exact"      // csad.Options{}: LibTorch, PyTorch's NCHW arithmetic bit for bit
+	colFast    = "torch-fast"       // csad.Options{Fast: true}
+	colORT     = "onnxruntime"      // ONNX Runtime on the graph csad.ExportONNX writes
+	colORTFast = "onnxruntime-fast" // the same on fast mode's graph (ExportOptions.Fast)
+	colPython  = "python"           // eager PyTorch (csad_ref.CSAD, no_grad), the official way
 )
 
-var benchColumns = []string{colExact, colFast, colORT, colPython}
+var benchColumns = []string{colExact, colFast, colORT, colORTFast, colPython}
 
 // maxBenchIters bounds -iters and -warmup, so the latency buffers stay small.
 const maxBenchIters = 100_000
@@ -135,6 +136,9 @@ every engine side by side with eager PyTorch:
   torch-exact   LibTorch, PyTorch's evaluation bit for bit (csad score)
   torch-fast    LibTorch fast mode: oneDNN convolutions, prepacked weights (csad score -fast)
   onnxruntime   ONNX Runtime on the graph csad export writes, made in memory (-backend onnxruntime)
+  onnxruntime-fast
+                the same on fast mode's graph: folded BatchNorm, the teacher projected before
+                it is resized, fewer taps and resizes (-backend onnxruntime -fast)
   python        eager PyTorch, the official way: csad_ref's CSAD module, load_state_dict strict,
                 eval, torch.no_grad, run by -python-bin (Debian's python3-torch; 'make setup')
 
@@ -268,7 +272,7 @@ func (o benchOptions) validate() error {
 	}
 	if o.rssOnly != "" {
 		if !slices.Contains(benchColumns, o.rssOnly) || o.rssOnly == colPython {
-			return fmt.Errorf("bench: -rss-only %q: want one of %s, %s, %s", o.rssOnly, colExact, colFast, colORT)
+			return fmt.Errorf("bench: -rss-only %q: want one of %s, %s, %s, %s", o.rssOnly, colExact, colFast, colORT, colORTFast)
 		}
 		if len(o.batches) != 1 {
 			return fmt.Errorf("bench: -rss-only runs one batch size, not %d", len(o.batches))
@@ -746,7 +750,7 @@ func printBench(w io.Writer, rep benchReport) {
 		fmt.Fprintf(w, "python: eager PyTorch %s (csad_ref.CSAD, torch.no_grad); |Δscore|: largest difference from its scores, first call\n", rep.PythonTorch)
 	}
 	if rep.ONNXRuntime != "" {
-		fmt.Fprintf(w, "onnxruntime: ONNX Runtime %s on the graph of csad.ExportONNX (with maps), made in memory\n", rep.ONNXRuntime)
+		fmt.Fprintf(w, "onnxruntime: ONNX Runtime %s on the graph of csad.ExportONNX (with maps), made in memory; -fast: fast mode's graph\n", rep.ONNXRuntime)
 	}
 	if rep.RSSCalls > 0 {
 		fmt.Fprintf(w, "peak RSS (alone): VmHWM of a fresh process running only that column, load and %d calls\n", rep.RSSCalls)

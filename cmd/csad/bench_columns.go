@@ -41,7 +41,9 @@ func newBenchInput(cols []benchColumn, size int64, batch int, seed uint64) (*ben
 		in.t.Close()
 		return nil, err
 	}
-	needHost := slices.ContainsFunc(cols, func(c benchColumn) bool { return c.name() == colORT && c.loadErr() == nil })
+	needHost := slices.ContainsFunc(cols, func(c benchColumn) bool {
+		return (c.name() == colORT || c.name() == colORTFast) && c.loadErr() == nil
+	})
 	if needHost {
 		var err error
 		if in.host, err = in.t.Float32s(); err != nil {
@@ -63,10 +65,13 @@ func openColumns(o benchOptions, threads int, py *pyWorker, pyErr error, logf fu
 	if err != nil {
 		return nil, csad.Header{}, err
 	}
-	var ortCol *ortColumn
-	if slices.Contains(o.columns, colORT) {
-		logf("%s: exporting the model to ONNX in memory", colORT)
-		ortCol = newORTColumn(net, h, threads)
+	// The ONNX columns export net before the exact column takes it over.
+	ortCols := map[string]*ortColumn{}
+	for _, name := range o.columns {
+		if name == colORT || name == colORTFast {
+			logf("%s: exporting the model to ONNX in memory", name)
+			ortCols[name] = newORTColumn(net, h, threads, name == colORTFast)
+		}
 	}
 	var cols []benchColumn
 	for _, name := range o.columns {
@@ -78,8 +83,8 @@ func openColumns(o benchOptions, threads int, py *pyWorker, pyErr error, logf fu
 		case colFast:
 			m, err := csad.Load(o.model, csad.Options{Threads: o.threads, Fast: true})
 			cols = append(cols, &torchColumn{col: name, m: m, err: err})
-		case colORT:
-			cols = append(cols, ortCol)
+		case colORT, colORTFast:
+			cols = append(cols, ortCols[name])
 		case colPython:
 			if pyErr == nil {
 				logf("python: waiting for the worker to load the model")
@@ -150,19 +155,23 @@ func (c *torchColumn) call(in *benchInput, scores bool) (float64, []float64, err
 	return time.Since(t0).Seconds(), sc, err
 }
 
-// ortColumn runs ONNX Runtime on the graph csad.ExportONNX writes with maps, through an
-// ort.Session with the bench's intra-op threads: the session and graph the onnxruntime backend
-// of csad.Model builds from a .csad file.
+// ortColumn runs ONNX Runtime on the graph csad.ExportONNX writes with maps (fast mode's graph
+// with fast), through an ort.Session with the bench's intra-op threads: the session and graph
+// the onnxruntime backend of csad.Model builds from a .csad file.
 type ortColumn struct {
+	col     string
 	sess    *ort.Session
 	version string
 	err     error
 }
 
 // newORTColumn exports net in memory and compiles the graph; net stays the caller's.
-func newORTColumn(net *csad.Network, h csad.Header, threads int) *ortColumn {
-	c := &ortColumn{}
-	graph, err := csad.ExportONNX(net, h, csad.ExportOptions{Maps: true})
+func newORTColumn(net *csad.Network, h csad.Header, threads int, fast bool) *ortColumn {
+	c := &ortColumn{col: colORT}
+	if fast {
+		c.col = colORTFast
+	}
+	graph, err := csad.ExportONNX(net, h, csad.ExportOptions{Maps: true, Fast: fast})
 	if err != nil {
 		c.err = err
 		return c
@@ -177,7 +186,7 @@ func newORTColumn(net *csad.Network, h csad.Header, threads int) *ortColumn {
 	return c
 }
 
-func (c *ortColumn) name() string   { return colORT }
+func (c *ortColumn) name() string   { return c.col }
 func (c *ortColumn) loadErr() error { return c.err }
 func (c *ortColumn) close() {
 	if c.sess != nil {

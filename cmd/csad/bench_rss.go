@@ -121,12 +121,12 @@ func runRSSAlone(ctx context.Context, out io.Writer, o benchOptions) error {
 			return err
 		}
 		col, size = &torchColumn{col: o.rssOnly, m: m}, m.Header().Config.ImageSize
-	case colORT:
+	case colORT, colORTFast:
 		net, h, err := csad.LoadModel(o.model)
 		if err != nil {
 			return err
 		}
-		c := newORTColumn(net, h, torch.NumThreads())
+		c := newORTColumn(net, h, torch.NumThreads(), o.rssOnly == colORTFast)
 		if err := net.Close(); err != nil {
 			c.close()
 			return err

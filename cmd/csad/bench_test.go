@@ -82,7 +82,7 @@ func TestBenchFlags(t *testing.T) {
 	o := base()
 	o.usePython = false
 	require.NoError(t, o.resolveColumns(false))
-	assert.Equal(t, []string{colExact, colFast, colORT}, o.columns, "-python=false drops the python column only")
+	assert.Equal(t, []string{colExact, colFast, colORT, colORTFast}, o.columns, "-python=false drops the python column only")
 	require.NoError(t, o.validate())
 
 	// Through the command line: cobra's parsing reaches the same checks.
@@ -271,7 +271,8 @@ func TestBenchSmall(t *testing.T) {
 		require.Len(t, r.Scores, 1, r.Column)
 		require.NotNil(t, r.MaxAbsDiffScore, r.Column)
 		assert.Equal(t, math.Abs(r.Scores[0]-py.Scores[0]), *r.MaxAbsDiffScore, r.Column)
-		lim := map[string]float64{colExact: 1e-5, colFast: 1e-3, colORT: 1e-4 * max(math.Abs(py.Scores[0]), 1)}[r.Column]
+		lim := map[string]float64{colExact: 1e-5, colFast: 1e-3, colORT: 1e-4 * max(math.Abs(py.Scores[0]), 1),
+			colORTFast: 1e-4 * max(math.Abs(py.Scores[0]), 1)}[r.Column]
 		assert.LessOrEqual(t, *r.MaxAbsDiffScore, lim, "%s: scores differ from PyTorch's", r.Column)
 	}
 

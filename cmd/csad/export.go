@@ -67,7 +67,11 @@ the model): input "input" (batch,3,S,S) float32, normalised as for 'csad score',
 batch axis; outputs "score", "lgst" and "patch_hist" (batch,) float32, and with -maps also
 "anomaly_map" (batch,1,F,F), "segmentation" (batch,S,S) int32, "local_map" and "global_map"
 (batch,F,F). The .csad header is kept in the model's metadata ("csad.header"). -fp16 stores
-the weights and computes in float16; input and outputs stay float32.
+the weights and computes in float16; input and outputs stay float32. -fast writes fast mode's
+graph: BatchNorm folded into the convolutions, the teacher projected before it is resized and
+pooled, 1×1 convolutions for the ASPP taps that read only padding, no resizes to a map's own
+size (about 5 GFLOP less an image at the paper's sizes; results within float32 rounding of
+the plain graph's, docs/onnx.md).
 
 -format triton writes a Triton model repository (-out, the repository folder):
 OUT/NAME/config.pbtxt and OUT/NAME/1/model.onnx, served by ONNX Runtime. -maps is on by
@@ -110,6 +114,7 @@ Every file is written to a temporary sibling and renamed into place.`,
 	fl.StringVar(&f.out, "out", "", "the .onnx file (default: MODEL.onnx beside the model), or the repository folder for -format triton")
 	fl.IntVar(&f.opts.Opset, "opset", defaultOpset, fmt.Sprintf("ONNX operator set, %d..%d", minOpset, maxOpset))
 	fl.BoolVar(&f.opts.FP16, "fp16", false, "float16 weights and arithmetic (input and outputs stay float32)")
+	fl.BoolVar(&f.opts.Fast, "fast", false, "fast mode's graph: folded BatchNorm, the teacher projected before resizing, fewer taps and resizes (docs/onnx.md)")
 	fl.BoolVar(&f.opts.Maps, "maps", false, "add the anomaly_map, segmentation, local_map and global_map outputs (default: off for onnx, on for triton)")
 	fl.StringVar(&f.name, "name", "", "Triton model name (default: the model's category, sanitised)")
 	fl.IntVar(&f.maxBatch, "max-batch", defaultMaxBatch, fmt.Sprintf("Triton max_batch_size, 1..%d", maxBatch))
@@ -166,7 +171,7 @@ func (f *exportFlags) check(cmd *cobra.Command) error {
 	}
 	if f.engine != "" {
 		// The engine is already compiled: its opset and precision were fixed when it was built.
-		for _, name := range []string{"opset", "fp16"} {
+		for _, name := range []string{"opset", "fp16", "fast"} {
 			if changed(name) {
 				return fmt.Errorf("export: -%s does not apply to -engine (the engine is already built)", name)
 			}
@@ -190,7 +195,7 @@ func exportONNX(cmd *cobra.Command, f exportFlags, net *csad.Network, h csad.Hea
 		return fmt.Errorf("export: %w", err)
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %s, opset %d, %s, maps %s\n",
-		f.out, mib(len(data)), f.opts.Opset, precision(f.opts.FP16), onOff(f.opts.Maps))
+		f.out, mib(len(data)), f.opts.Opset, precision(f.opts), onOff(f.opts.Maps))
 	return nil
 }
 
@@ -219,7 +224,7 @@ func exportTriton(cmd *cobra.Command, f exportFlags, net *csad.Network, h csad.H
 			return err
 		}
 		m.Data = data
-		what = fmt.Sprintf("opset %d, %s", f.opts.Opset, precision(f.opts.FP16))
+		what = fmt.Sprintf("opset %d, %s", f.opts.Opset, precision(f.opts))
 	}
 	m.PreferredBatch = f.preferred
 	if len(m.PreferredBatch) == 0 {
@@ -311,11 +316,15 @@ func tensors(ts []csad.ONNXTensor) []triton.Tensor {
 
 func mib(n int) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 
-func precision(fp16 bool) string {
-	if fp16 {
-		return "fp16"
+func precision(o csad.ExportOptions) string {
+	p := "fp32"
+	if o.FP16 {
+		p = "fp16"
 	}
-	return "fp32"
+	if o.Fast {
+		p += ", fast graph"
+	}
+	return p
 }
 
 func onOff(b bool) string {
