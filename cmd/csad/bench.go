@@ -144,7 +144,7 @@ every engine side by side with eager PyTorch:
 
 For each batch size B, the input (B,3,256,256) is torch.randn after torch.manual_seed(-seed), the
 same in every column. Each column makes -warmup untimed calls, then the columns take turns, one
-timed call each per round (torch-exact, torch-fast, onnxruntime, python, torch-exact, ...), for
+timed call each per round (torch-exact, torch-fast, onnxruntime, onnxruntime-fast, python, ...), for
 -iters rounds, so that a slow spell of a shared machine falls on every column rather than on one
 column's whole run. Python runs as a worker process that makes one call whenever asked.
 
