@@ -6,7 +6,6 @@ import (
 	"reflect"
 
 	"github.com/csad-go/csad/onnx"
-	"github.com/csad-go/csad/torch"
 )
 
 // ExportOptions choose what ExportONNX writes.
@@ -103,13 +102,9 @@ func ExportONNX(net *Network, h Header, opts ExportOptions) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("csad: export onnx: header: %w", err)
 	}
-	e := &exporter{g: onnx.NewGraph("csad"), trunk: onnx.Float32}
+	e := &exporter{g: onnx.NewGraph("csad"), trunk: onnx.Float32, fast: opts.Fast}
 	if opts.FP16 {
 		e.trunk = onnx.Float16
-	}
-	if opts.Fast {
-		e.fold = &folder{s: torch.NewNoGradScope()}
-		defer e.fold.s.Close()
 	}
 	e.export(net, opts)
 	if e.err != nil {

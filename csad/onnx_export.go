@@ -30,9 +30,9 @@ type exporter struct {
 	g     *onnx.Graph
 	trunk onnx.DType // element type of the convolutional trunks: float32, or float16 with FP16
 	batch string     // (1,) int64: the input's batch size, for Resize's sizes
-	// fold, with ExportOptions.Fast, derives fast mode's weights (BatchNorm folded, the ASPP's
-	// centre taps, the teacher's split projection) in float64 inside its scope.
-	fold *folder
+	// fast writes fast mode's graph (ExportOptions.Fast): its weights are derived as fast mode
+	// derives them (folder), in float64, one convolution's temporaries at a time.
+	fast bool
 	err  error
 }
 
@@ -190,7 +190,7 @@ func init0(name string, dt onnx.DType, shape ...int64) val { return val{name, dt
 // With Fast it is one convolution with the norm folded in (fast mode's weights).
 func (e *exporter) convBN(convName, bnName string, x val, c *convBN, relu bool) val {
 	var y val
-	if e.fold != nil {
+	if e.fast {
 		y = e.folded(convName, x, c, 0)
 	} else {
 		y = e.bn(bnName, e.conv(convName, x, c.conv), c.bn)
@@ -204,7 +204,7 @@ func (e *exporter) convBN(convName, bnName string, x val, c *convBN, relu bool) 
 // folded is c with its BatchNorm folded in, as fast mode runs it; side > 0 is the side of the
 // ASPP's square input, on which a convolution that reads only its centre tap becomes 1×1.
 func (e *exporter) folded(prefix string, x val, c *convBN, side int64) val {
-	sub := e.fold.sub()
+	sub := (&folder{}).sub()
 	defer sub.s.Close()
 	w, b := sub.fold(c.conv, c.bn)
 	o := c.conv.Options()
@@ -238,7 +238,7 @@ func (e *exporter) avgPool(name string, x val, o torch.PoolOptions) val {
 // Resize scales by out/in, the ratio PyTorch uses without a scale_factor; pytorch_half_pixel is
 // PyTorch's half-pixel mapping for every output side > 1, which all of the model's are.
 func (e *exporter) resize(name string, x val, h, w int64) val {
-	if e.fold != nil && x.shape[2] == h && x.shape[3] == w {
+	if e.fast && x.shape[2] == h && x.shape[3] == w {
 		return x // an exact copy, which fast mode skips
 	}
 	sizes := e.g.Unique(name + ".sizes")
@@ -327,7 +327,7 @@ var teacherPool = torch.PoolOptions{Kernel: [2]int64{3, 3}, Stride: [2]int64{1, 
 // teacherFast is fast mode's normalised teacher map: layer2 and layer3 projected first, then
 // resized, summed and pooled, the bias (with the normalisation folded in) added last, in float32.
 func (e *exporter) teacherFast(feat [3]val, n *Network) val {
-	sub := e.fold.sub()
+	sub := (&folder{}).sub()
 	defer sub.s.Close()
 	w2, w3, bias := sub.teacherProjection(n)
 	o, size := n.Teacher.Proj.Options(), n.Teacher.size
@@ -384,7 +384,7 @@ func (e *exporter) segmentor(feat [3]val, s *Segmentor) val {
 	stages := make([]val, 0, 5)
 	for i, c := range s.aspp {
 		p := fmt.Sprintf("segmentor.aspp.stages.c%d", i)
-		if e.fold != nil {
+		if e.fast {
 			stages = append(stages, e.relu(p+".bn", e.folded(p+".conv", x3, &c.cb, q)))
 			continue
 		}
@@ -483,7 +483,7 @@ func (e *exporter) export(n *Network, opts ExportOptions) {
 
 	// Local–global branch.
 	var t val
-	if e.fold != nil {
+	if e.fast {
 		t = e.teacherFast(feat, n)
 	} else {
 		traw := e.toFloat32(e.teacher(feat, n.Teacher))
