@@ -57,7 +57,7 @@ func (m *Model) ExplainPatchHist(ctx context.Context, img image.Image) (*Explana
 	var logits *torch.Tensor
 	if fw := net.useFast(); fw != nil {
 		// As the fast pass segments, so that the explanation is of the score it gave.
-		feat := fw.encoder(x.Contiguous().ToMkldnn())
+		feat := fw.encoder(x.Contiguous().ToMkldnn(torch.Float32))
 		logits = fw.segmentor(feat, size)
 		feat.Close()
 	} else {

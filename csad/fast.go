@@ -40,6 +40,12 @@ import (
 // dispatcher binding does not pass, and XNNPACK's prepacked conv2d_clamp is 2–3× slower here
 // than oneDNN. ReLU stays a separate (in-place) operator.
 //
+// Network.UseBFloat16 (Options.BFloat16) derives the student's and the autoencoder's weights as
+// bfloat16 oneDNN tensors instead, and runs those branches on bfloat16 oneDNN maps from a
+// bfloat16 copy of the image: oneDNN's bfloat16 kernels do twice the float32 work per cycle on
+// CPUs with AVX512_BF16 or AMX. The encoder, segmentor and teacher stay float32, so the
+// segmentation is float32 fast mode's; dense maps (after a resize, and every output) are float32.
+//
 // The derived weights live in fastWeights, outside the module tree: the state dict, the model
 // file, the ONNX export and the exact forward pass see the original parameters only, untouched.
 
@@ -49,12 +55,24 @@ import (
 type fastConv struct {
 	w, b *torch.Tensor
 	opts torch.Conv2dOptions
+	// dt is the element type the convolution computes in: Float32, or BFloat16 (w is then a
+	// bfloat16 oneDNN tensor, and so are its oneDNN inputs and outputs; oneDNN accumulates in
+	// float32 and rounds each output to bfloat16).
+	dt torch.DType
 }
 
-// forward convolves x, a oneDNN tensor (the result is one too) or a dense one (the result is
-// dense NCHW).
+// forward convolves x, a oneDNN tensor of c.dt (the result is one too) or a dense float32 one
+// (the result is dense float32 NCHW).
 func (c *fastConv) forward(x *torch.Tensor) *torch.Tensor {
-	return x.MkldnnConv2d(c.w, c.b, c.opts)
+	if c.dt == torch.Float32 || x.IsMkldnn() {
+		return x.MkldnnConv2d(c.w, c.b, c.opts)
+	}
+	// A dense float32 map (the autoencoder's decoder, after a resize) in and out.
+	xb := x.To(c.dt)
+	defer xb.Close()
+	y := xb.MkldnnConv2d(c.w, c.b, c.opts)
+	defer y.Close()
+	return y.To(torch.Float32)
 }
 
 // fastBlock is a bottleneck with folded convolutions.
@@ -67,6 +85,9 @@ type fastBlock struct {
 // owned here (created without autograd history) and freed by close.
 type fastWeights struct {
 	owned []*torch.Tensor
+	// lgst is the element type of the student's and the autoencoder's convolutions (Float32, or
+	// BFloat16 after Network.UseBFloat16); the encoder, segmentor and teacher are float32.
+	lgst torch.DType
 
 	stem   fastConv
 	stages [3][]fastBlock
@@ -105,6 +126,7 @@ type folder struct {
 	// loaded with Options.Fast needs nothing else), so that the two copies of the weights are
 	// never all alive at once.
 	release bool
+	dt      torch.DType // the element type finish lays the weights out in
 }
 
 // done frees the layers' own parameters and buffers when the folder releases them.
@@ -150,7 +172,7 @@ func (fd *folder) fold(c *nn.Conv2d, bn *nn.BatchNorm2d) (w, b *torch.Tensor) {
 // once its weights are kept, so that the float64 and intermediate copies of every weight are
 // not all alive at once (and then left to glibc as heap the process never gives back).
 func (fd *folder) sub() *folder {
-	return &folder{s: torch.NewNoGradScope(), fw: fd.fw, release: fd.release}
+	return &folder{s: torch.NewNoGradScope(), fw: fd.fw, release: fd.release, dt: fd.dt}
 }
 
 func (fd *folder) conv(c *nn.Conv2d, bn *nn.BatchNorm2d) (fastConv, error) {
@@ -173,11 +195,12 @@ func (fd *folder) plain(c *nn.Conv2d) (fastConv, error) { return fd.conv(c, nil)
 // finish rounds w and b to float32, lays w out for its convolution's oneDNN kernel, and keeps
 // them.
 func (fd *folder) finish(w, b *torch.Tensor, o torch.Conv2dOptions) (fastConv, error) {
-	wk, err := fd.keep(w.To(torch.Float32).Contiguous().ToMkldnn().MkldnnConv2dWeight(o))
+	dt := fd.dt
+	wk, err := fd.keep(w.To(torch.Float32).Contiguous().ToMkldnn(dt).MkldnnConv2dWeight(o))
 	if err != nil {
 		return fastConv{}, err
 	}
-	fc := fastConv{w: wk, opts: o}
+	fc := fastConv{w: wk, opts: o, dt: dt}
 	if b != nil {
 		if fc.b, err = fd.keep(b.To(torch.Float32)); err != nil {
 			return fastConv{}, err
@@ -228,10 +251,10 @@ func (fd *folder) teacherProjection(n *Network) (w2, w3, bias *torch.Tensor) {
 
 // newFastWeights derives fast mode's weights from n's current parameters; with release it
 // frees the branches' own tensors as it goes (Network.keepOnlyFast).
-func newFastWeights(n *Network, release bool) (_ *fastWeights, err error) {
+func newFastWeights(n *Network, release bool, lgst torch.DType) (_ *fastWeights, err error) {
 	s := torch.NewNoGradScope()
 	defer s.Close()
-	fd := &folder{s: s, fw: &fastWeights{}, release: release}
+	fd := &folder{s: s, fw: &fastWeights{lgst: lgst}, release: release, dt: torch.Float32}
 	defer func() {
 		if err != nil {
 			fd.fw.close()
@@ -298,6 +321,7 @@ func newFastWeights(n *Network, release bool) (_ *fastWeights, err error) {
 	}
 	fd.done(p)
 
+	fd.dt = lgst // from here on, the student's and the autoencoder's
 	st := n.Student
 	hw := torch.Cat([]*torch.Tensor{st.ConvST.Weight.Share(s), st.ConvAE.Weight.Share(s)}, 0)
 	hb := torch.Cat([]*torch.Tensor{st.ConvST.Bias.Share(s), st.ConvAE.Bias.Share(s)}, 0)
@@ -337,7 +361,7 @@ func maybeResize(f *torch.Frame, t *torch.Tensor, h, w int64) *torch.Tensor {
 	if sh := t.Shape(); len(sh) == 4 && sh[2] == h && sh[3] == w {
 		return t
 	}
-	d := f.Next(t, t.ToDense())
+	d := f.Next(t, t.ToDense(torch.Float32))
 	return f.Next(d, d.Interpolate(h, w, torch.Bilinear, false))
 }
 
@@ -345,7 +369,7 @@ func maybeResize(f *torch.Frame, t *torch.Tensor, h, w int64) *torch.Tensor {
 func reluIn(y *torch.Tensor) *torch.Tensor { return y.ReluInPlace() }
 
 // dense is t (a oneDNN tensor) as a dense one, t itself freed.
-func dense(f *torch.Frame, t *torch.Tensor) *torch.Tensor { return f.Next(t, t.ToDense()) }
+func dense(f *torch.Frame, t *torch.Tensor) *torch.Tensor { return f.Next(t, t.ToDense(torch.Float32)) }
 
 // forward runs the block on a oneDNN tensor.
 func (b *fastBlock) forward(x *torch.Tensor) *torch.Tensor {
@@ -394,7 +418,7 @@ func (fw *fastWeights) segmentor(feat Features, size int64) *torch.Tensor {
 	stages = append(stages, pooled.Interpolate(q, q, torch.Bilinear, false))
 	// fc1's input is a concatenation, dense; its output is dense too.
 	x := reluIn(fw.fc1.forward(torch.Cat(stages, 1))).Interpolate(h, h, torch.Bilinear, false)
-	x = torch.Cat([]*torch.Tensor{x, r}, 1).ToMkldnn()
+	x = torch.Cat([]*torch.Tensor{x, r}, 1).ToMkldnn(fw.fc2c1.dt)
 	x = reluIn(fw.fc2c1.forward(x))
 	x = f.Next(x, reluIn(fw.fc2c2.forward(x)))
 	x = dense(f, f.Next(x, fw.fc2c3.forward(x)))
@@ -428,7 +452,7 @@ func (fw *fastWeights) student(size int64, x *torch.Tensor) (st, ae *torch.Tenso
 	h = maybeResize(f, h, size, size)
 	// The heads give a oneDNN tensor, or a dense one where h was resized (ToDense keeps it).
 	y := f.Next(h, fw.heads.forward(h))
-	y = f.Next(y, y.ToDense())
+	y = f.Next(y, y.ToDense(torch.Float32))
 	k := fw.headOut
 	return f.Return(y.Narrow(1, 0, k)), f.Return(y.Narrow(1, k, k))
 }
@@ -460,14 +484,19 @@ func (fw *fastWeights) autoencoder(size int64, x *torch.Tensor) *torch.Tensor {
 // forward runs every branch in fast mode on the frame's input x.
 func (fw *fastWeights) forward(n *Network, x *torch.Tensor, batch int64) (ph PatchHist, t, st, ae, a *torch.Tensor) {
 	// The encoder, the student and the autoencoder all start from the image: one oneDNN copy
-	// serves them all.
-	x = x.Contiguous().ToMkldnn()
-	feat := fw.encoder(x)
+	// serves them all, or one for the encoder and a bfloat16 one for the others.
+	x = x.Contiguous()
+	img := x.ToMkldnn(torch.Float32)
+	feat := fw.encoder(img)
 	ph = n.Detector.Forward(fw.segmentor(feat, n.cfg.ImageSize), batch)
 	t = fw.teacher(feat, n.cfg.FeatureSize)
 	feat.Close() // the features' last use: the student and autoencoder start from the image
-	st, ae = fw.student(n.cfg.FeatureSize, x)
-	a = fw.autoencoder(n.cfg.FeatureSize, x)
+	if fw.lgst != torch.Float32 {
+		img.Close()
+		img = x.ToMkldnn(fw.lgst)
+	}
+	st, ae = fw.student(n.cfg.FeatureSize, img)
+	a = fw.autoencoder(n.cfg.FeatureSize, img)
 	return ph, t, st, ae, a
 }
 
@@ -502,7 +531,7 @@ func (n *Network) refold() error {
 // fold derives the fast weights (freeing the branches' own tensors as it goes with release)
 // and puts them in place of the previous ones.
 func (n *Network) fold(release bool) error {
-	fw, err := newFastWeights(n, release)
+	fw, err := newFastWeights(n, release, n.fastLGST())
 	if err != nil {
 		return fmt.Errorf("csad: fast mode weights: %w", err)
 	}

@@ -20,8 +20,8 @@ func TestFastOnlyNetworkRefusesTheRest(t *testing.T) {
 	defer func() { assert.NoError(t, net.Close()) }()
 	h, err := NewHeader(net, "tray", Provenance{})
 	require.NoError(t, err)
-	require.NoError(t, net.keepOnlyFast())
-	require.NoError(t, net.keepOnlyFast(), "idempotent")
+	require.NoError(t, net.keepOnlyFast(false))
+	require.NoError(t, net.keepOnlyFast(false), "idempotent")
 
 	for _, l := range []nn.Layer{net.Encoder, net.Teacher, net.Student, net.AE, net.Segmentor} {
 		for _, p := range nn.StateDict(l) {

@@ -103,9 +103,13 @@ func TestScoreLeavesNoNativeMemory(t *testing.T) {
 	}{
 		{"exact", csad.Options{}},
 		{"fast", csad.Options{Fast: true}},
+		{"bf16", csad.Options{Fast: true, BFloat16: true}},
 		{"onnxruntime", csad.Options{Backend: csad.BackendONNXRuntime}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			if c.opts.BFloat16 && csad.CheckBFloat16CPU() != nil {
+				t.Skip(csad.CheckBFloat16CPU())
+			}
 			// Every OS thread that first calls into LibTorch or OpenMP gets per-thread state of
 			// its own (once, a few KiB); Go may move a goroutine to a new thread at any call.
 			// One thread for the whole case keeps that out of the per-call figure.

@@ -223,6 +223,14 @@ int torch_tensor_is_contiguous(TorchTensor *t) noexcept {
   }
 }
 
+int torch_tensor_is_mkldnn(TorchTensor *t) noexcept {
+  try {
+    return t != nullptr && t->t.defined() && t->t.is_mkldnn() ? 1 : 0;
+  } catch (...) {
+    return 0;
+  }
+}
+
 int torch_tensor_same(TorchTensor *a, TorchTensor *b) noexcept {
   return a != nullptr && b != nullptr && a->t.is_same(b->t) ? 1 : 0;
 }

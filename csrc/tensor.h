@@ -36,6 +36,8 @@ int torch_tensor_dtype(TorchTensor *t) TORCH_NOEXCEPT;
 void torch_tensor_device(TorchTensor *t, int *type, int *index) TORCH_NOEXCEPT;
 int torch_tensor_requires_grad(TorchTensor *t) TORCH_NOEXCEPT;
 int torch_tensor_is_contiguous(TorchTensor *t) TORCH_NOEXCEPT;
+/* Whether t is a oneDNN (to_mkldnn) tensor. */
+int torch_tensor_is_mkldnn(TorchTensor *t) TORCH_NOEXCEPT;
 int torch_tensor_same(TorchTensor *a, TorchTensor *b) TORCH_NOEXCEPT;
 
 /* Autograd. */

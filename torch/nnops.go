@@ -75,13 +75,15 @@ func (t *Tensor) MkldnnConv2dWeight(o Conv2dOptions) *Tensor {
 	return opMkldnnWeight.call1(newArgs().t(t).ints(o.Padding[:]).ints(o.Stride[:]).ints(o.Dilation[:]).i(o.Groups))
 }
 
-// ToMkldnn is t.to_mkldnn(): a float32 copy in oneDNN's own (opaque, possibly blocked) layout.
-// Such a tensor has sizes but no strides: only the operators with oneDNN kernels accept it
-// (convolution, relu, add, pooling, ...) and ToDense turns it back.
-func (t *Tensor) ToMkldnn() *Tensor { return opToMkldnn.call1(newArgs().t(t)) }
+// ToMkldnn is t.to_mkldnn(d): a copy of a float32 tensor as element type d (Float32 or
+// BFloat16) in oneDNN's own (opaque, possibly blocked) layout. Such a tensor has sizes but no
+// strides: only the operators with oneDNN kernels accept it (convolution, relu, add, pooling,
+// ...) and ToDense turns it back.
+func (t *Tensor) ToMkldnn(d DType) *Tensor { return opToMkldnn.call1(newArgs().t(t).dtype(d)) }
 
-// ToDense is t.to_dense(): a oneDNN tensor as a contiguous dense one.
-func (t *Tensor) ToDense() *Tensor { return opToDense.call1(newArgs().t(t)) }
+// ToDense is t.to_dense(d): a oneDNN tensor as a contiguous dense one of element type d
+// (Float32 or BFloat16).
+func (t *Tensor) ToDense(d DType) *Tensor { return opToDense.call1(newArgs().t(t).dtype(d)) }
 
 // BatchNorm is F.batch_norm(t, runningMean, runningVar, weight, bias, training, momentum, eps).
 // In training mode the running statistics are updated in place. Any tensor may be nil.

@@ -244,6 +244,16 @@ func (t *Tensor) IsContiguous() bool {
 	return C.torch_tensor_is_contiguous(h) != 0
 }
 
+// IsMkldnn reports whether t is a oneDNN tensor (ToMkldnn), which only oneDNN's operators read.
+func (t *Tensor) IsMkldnn() bool {
+	h, err := t.handle("IsMkldnn")
+	if err != nil {
+		return false
+	}
+	defer runtime.KeepAlive(t)
+	return C.torch_tensor_is_mkldnn(h) != 0
+}
+
 // Scope returns the scope that owns t, or nil when the caller owns it.
 func (t *Tensor) Scope() *Scope { return t.scope }
 

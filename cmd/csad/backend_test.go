@@ -94,6 +94,8 @@ func TestBackendFlags(t *testing.T) {
 		{[]string{"-backend", "onnxruntime", "-device", "cuda"}, "runs on the CPU"},
 		{[]string{"-backend", "tensorrt"}, "needs -engine"},
 		{[]string{"-engine", "x.engine"}, "-engine is for -backend tensorrt"},
+		{[]string{"-bf16"}, "-bf16 is a variant of fast mode: add -fast"},
+		{[]string{"-backend", "onnxruntime", "-fast", "-bf16"}, "-bf16 is an option of -backend torch's fast mode"},
 	} {
 		_, stderr, code := runMain(t, append(append([]string{"score", "-model", model}, c.args...), img)...)
 		assert.Equal(t, 1, code, "%v", c.args)

@@ -29,12 +29,29 @@ func init() { rootCmd.AddCommand(newBenchCmd()) }
 const (
 	colExact   = "torch-exact"      // csad.Options{}: LibTorch, PyTorch's NCHW arithmetic bit for bit
 	colFast    = "torch-fast"       // csad.Options{Fast: true}
+	colBF16    = "torch-bf16"       // csad.Options{Fast: true, BFloat16: true}
 	colORT     = "onnxruntime"      // ONNX Runtime on the graph csad.ExportONNX writes
 	colORTFast = "onnxruntime-fast" // the same on fast mode's graph (ExportOptions.Fast)
 	colPython  = "python"           // eager PyTorch (csad_ref.CSAD, no_grad), the official way
+	colPyBF16  = "python-bf16"      // the same under torch.autocast("cpu", torch.bfloat16): torch-bf16's peer
 )
 
-var benchColumns = []string{colExact, colFast, colORT, colORTFast, colPython}
+var benchColumns = []string{colExact, colFast, colBF16, colORT, colORTFast, colPython, colPyBF16}
+
+// defaultBenchColumns are benchColumns less the bfloat16 ones on a CPU without bfloat16
+// arithmetic (csad.CheckBFloat16CPU), so that a plain 'csad bench' succeeds everywhere.
+func defaultBenchColumns() []string {
+	if csad.CheckBFloat16CPU() != nil {
+		return slices.DeleteFunc(slices.Clone(benchColumns), func(c string) bool { return c == colBF16 || c == colPyBF16 })
+	}
+	return benchColumns
+}
+
+// isBFloat16 reports whether column c computes in bfloat16.
+func isBFloat16(c string) bool { return c == colBF16 || c == colPyBF16 }
+
+// isPython reports whether column c runs in the Python worker.
+func isPython(c string) bool { return c == colPython || c == colPyBF16 }
 
 // maxBenchIters bounds -iters and -warmup, so the latency buffers stay small.
 const maxBenchIters = 100_000
@@ -70,7 +87,7 @@ type benchResult struct {
 	P99Ms       float64   `json:"p99_ms"`
 	ImagesPerS  float64   `json:"images_per_s"`           // batch ÷ p50
 	GFLOPS      float64   `json:"gflops"`                 // achieved: convolution FLOPs per image × images/s
-	PctConvPeak float64   `json:"pct_conv_peak"`          // of the channels-last convolution peak
+	PctConvPeak float64   `json:"pct_conv_peak"`          // of the channels-last convolution peak (bfloat16 columns: of the bfloat16 one)
 	PctFMAPeak  float64   `json:"pct_fma_peak,omitempty"` // of the FMA peak (fma_peak)
 	// VsPython is the median over rounds of python_time ÷ this column's time in the same round
 	// (> 1: faster than eager PyTorch), from Pairs rounds where both calls succeeded.
@@ -93,6 +110,9 @@ type convPeak struct {
 	FLOPs        int64   `json:"flops"`
 	ChannelsLast float64 `json:"gflops_channels_last"`
 	NCHW         float64 `json:"gflops_nchw"`
+	// BFloat16 is the same convolution in bfloat16 (the better of channels-last and NCHW), on a
+	// CPU with bfloat16 arithmetic only: the peak of the bfloat16 columns.
+	BFloat16 float64 `json:"gflops_bfloat16,omitempty"`
 }
 
 // benchReport is the -json output.
@@ -135,16 +155,21 @@ every engine side by side with eager PyTorch:
 
   torch-exact   LibTorch, PyTorch's evaluation bit for bit (csad score)
   torch-fast    LibTorch fast mode: oneDNN convolutions, prepacked weights (csad score -fast)
+  torch-bf16    the same with the student and autoencoder in bfloat16 (csad score -fast -bf16);
+                on CPUs with AVX512_BF16 or AMX-BF16 only, left out of the default elsewhere
   onnxruntime   ONNX Runtime on the graph csad export writes, made in memory (-backend onnxruntime)
   onnxruntime-fast
                 the same on fast mode's graph: folded BatchNorm, the teacher projected before
                 it is resized, fewer taps and resizes (-backend onnxruntime -fast)
   python        eager PyTorch, the official way: csad_ref's CSAD module, load_state_dict strict,
                 eval, torch.no_grad, run by -python-bin (Debian's python3-torch; 'make setup')
+  python-bf16   the same under torch.autocast("cpu", torch.bfloat16): PyTorch's own mixed
+                precision, torch-bf16's peer (bfloat16 CPUs only, like torch-bf16)
 
 For each batch size B, the input (B,3,256,256) is torch.randn after torch.manual_seed(-seed), the
 same in every column. Each column makes -warmup untimed calls, then the columns take turns, one
-timed call each per round (torch-exact, torch-fast, onnxruntime, onnxruntime-fast, python, ...), for
+timed call each per round (torch-exact, torch-fast, torch-bf16, onnxruntime, onnxruntime-fast, python,
+python-bf16, ...), for
 -iters rounds, so that a slow spell of a shared machine falls on every column rather than on one
 column's whole run. Python runs as a worker process that makes one call whenever asked.
 
@@ -153,8 +178,9 @@ calls, the slowest), images/s = B ÷ p50, the achieved GFLOP/s (csad.FLOPs per i
 and that as a percentage of this machine's convolution peak (a 512→512 3×3 convolution on 64×64,
 batch 1, channels-last, same threads; the best of a measurement before the rounds and one after
 each batch size) and of its FMA peak (float32 multiply-adds with every operand in a register,
-AVX2 or AVX-512, on the same threads, measured alongside: what no engine can exceed). The
-ceiling line says how many times eager PyTorch's images/s an engine would reach if the model's
+AVX2 or AVX-512, on the same threads, measured alongside: what no float32 engine can exceed;
+the bfloat16 columns' percentage is of the same convolution in bfloat16, and the FMA peak does
+not bound them). The ceiling line says how many times eager PyTorch's images/s an engine would reach if the model's
 convolutions ran at the FMA peak and nothing else took time. "vs python" is the median of the paired ratios: in round
 i, Python's time ÷ the column's time; above 1 the column is faster. Medians rather than sums,
 so that one outlier call does not decide the verdict. |Δscore| is the largest difference from
@@ -194,7 +220,7 @@ error or rss_error where that failed.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.model, "model", "", "model file (.csad; make one with 'csad import')")
-	f.StringSliceVar(&o.columns, "columns", benchColumns, "columns, comma-separated, in turn order: "+strings.Join(benchColumns, ", "))
+	f.StringSliceVar(&o.columns, "columns", defaultBenchColumns(), "columns, comma-separated, in turn order: "+strings.Join(benchColumns, ", "))
 	f.IntSliceVar(&o.batches, "batch", []int{1, 8}, fmt.Sprintf("batch sizes, comma-separated, each 1..%d", maxBatch))
 	f.IntVar(&o.threads, "threads", 0, fmt.Sprintf("intra-op threads of every column, 1..%d (0: LibTorch's default)", maxThreads()))
 	f.IntVar(&o.iters, "iters", 10, fmt.Sprintf("timed rounds per batch size, 1..%d", maxBenchIters))
@@ -227,11 +253,11 @@ func (o *benchOptions) resolveColumns(explicit bool) error {
 		}
 		seen[c] = true
 	}
-	if !o.usePython && seen[colPython] {
+	if !o.usePython && (seen[colPython] || seen[colPyBF16]) {
 		if explicit {
 			return errors.New("bench: -python=false contradicts -columns python")
 		}
-		o.columns = slices.DeleteFunc(slices.Clone(o.columns), func(c string) bool { return c == colPython })
+		o.columns = slices.DeleteFunc(slices.Clone(o.columns), isPython)
 	}
 	if len(o.columns) == 0 {
 		return errors.New("bench: -python=false leaves no column: name some with -columns")
@@ -271,14 +297,14 @@ func (o benchOptions) validate() error {
 		return fmt.Errorf("bench: -omp-wait-policy %q: want passive, active or inherit", o.ompPolicy)
 	}
 	if o.rssOnly != "" {
-		if !slices.Contains(benchColumns, o.rssOnly) || o.rssOnly == colPython {
-			return fmt.Errorf("bench: -rss-only %q: want one of %s, %s, %s, %s", o.rssOnly, colExact, colFast, colORT, colORTFast)
+		if !slices.Contains(benchColumns, o.rssOnly) || isPython(o.rssOnly) {
+			return fmt.Errorf("bench: -rss-only %q: want one of %s, %s, %s, %s, %s", o.rssOnly, colExact, colFast, colBF16, colORT, colORTFast)
 		}
 		if len(o.batches) != 1 {
 			return fmt.Errorf("bench: -rss-only runs one batch size, not %d", len(o.batches))
 		}
 	}
-	if slices.Contains(o.columns, colPython) {
+	if slices.ContainsFunc(o.columns, isPython) {
 		if _, err := os.Stat(o.python); err != nil {
 			return fmt.Errorf("bench: -python-bin %s not found: the python column needs Python with torch "+
 				"(Debian python3-torch; 'make setup' installs it); -python=false leaves it out", o.python)
@@ -309,16 +335,19 @@ func runBench(ctx context.Context, out, logw io.Writer, o benchOptions) error {
 	threads := torch.NumThreads()
 
 	// Python loads in its own process while Go loads here; nothing is timed yet.
-	var py *pyWorker
-	var pyErr error
-	if slices.Contains(o.columns, colPython) {
-		logf("python: starting %s (eager PyTorch, no_grad, %d threads)", o.python, threads)
-		py, pyErr = startPyWorker(ctx, o, threads, o.batches, true, logw)
+	workers := map[string]*pyColumn{}
+	for _, c := range o.columns {
+		if isPython(c) {
+			logf("%s: starting %s (eager PyTorch, no_grad, %d threads)", c, o.python, threads)
+			// The python column also counts the FLOPs; one count is enough.
+			w, err := startPyWorker(ctx, o, threads, o.batches, c == colPython, c == colPyBF16, logw)
+			workers[c] = &pyColumn{col: c, w: w, err: err}
+		}
 	}
-	cols, h, err := openColumns(o, threads, py, pyErr, logf)
+	cols, h, err := openColumns(o, threads, workers, logf)
 	if err != nil {
-		if py != nil {
-			py.close()
+		for _, w := range workers {
+			w.close()
 		}
 		return err
 	}
@@ -338,7 +367,7 @@ func runBench(ctx context.Context, out, logw io.Writer, o benchOptions) error {
 			case *ortColumn:
 				rep.ONNXRuntime = c.version
 			case *pyColumn:
-				if c.err == nil {
+				if c.err == nil && c.col == colPython {
 					rep.PythonTorch, rep.PythonFLOPs = c.w.torch, c.w.flops
 				}
 			}
@@ -363,6 +392,7 @@ func runBench(ctx context.Context, out, logw io.Writer, o benchOptions) error {
 			}
 			rep.ConvPeak.ChannelsLast = max(rep.ConvPeak.ChannelsLast, p.ChannelsLast)
 			rep.ConvPeak.NCHW = max(rep.ConvPeak.NCHW, p.NCHW)
+			rep.ConvPeak.BFloat16 = max(rep.ConvPeak.BFloat16, p.BFloat16)
 			rep.measureFMAPeak(threads)
 		}
 		return nil
@@ -375,7 +405,13 @@ func runBench(ctx context.Context, out, logw io.Writer, o benchOptions) error {
 		fma = rep.FMAPeak.GFLOPS
 	}
 	for i := range rep.Results {
-		rep.Results[i].setGFLOPS(rep.FLOPs, rep.ConvPeak.ChannelsLast, fma)
+		r := &rep.Results[i]
+		if isBFloat16(r.Column) {
+			// The FMA peak is float32's: a bfloat16 dot-product instruction does twice its work.
+			r.setGFLOPS(rep.FLOPs, rep.ConvPeak.BFloat16, 0)
+		} else {
+			r.setGFLOPS(rep.FLOPs, rep.ConvPeak.ChannelsLast, fma)
+		}
 	}
 	compareWithPython(rep.Results)
 	if o.rssCalls > 0 {
@@ -673,6 +709,18 @@ func measureConvPeak() (convPeak, error) {
 	if p.NCHW, err = best(x, w); err != nil {
 		return p, err
 	}
+	if csad.CheckBFloat16CPU() == nil {
+		xb, wb := x.To(torch.BFloat16), w.To(torch.BFloat16)
+		cl, err := best(xb.ContiguousAs(torch.ChannelsLast), wb.ContiguousAs(torch.ChannelsLast))
+		if err != nil {
+			return p, err
+		}
+		nchw, err := best(xb, wb)
+		if err != nil {
+			return p, err
+		}
+		p.BFloat16 = max(cl, nchw)
+	}
 	return p, s.Err()
 }
 
@@ -692,8 +740,12 @@ func printBench(w io.Writer, rep benchReport) {
 		fl += fmt.Sprintf(", PyTorch forward hooks count %d (Go %d): MISMATCH", rep.PythonFLOPs, rep.FLOPs)
 	}
 	fmt.Fprintln(w, fl)
-	fmt.Fprintf(w, "conv peak (%s): %.1f GFLOP/s channels-last, %.1f GFLOP/s NCHW\n",
+	fmt.Fprintf(w, "conv peak (%s): %.1f GFLOP/s channels-last, %.1f GFLOP/s NCHW",
 		rep.ConvPeak.Shape, rep.ConvPeak.ChannelsLast, rep.ConvPeak.NCHW)
+	if rep.ConvPeak.BFloat16 > 0 {
+		fmt.Fprintf(w, "; in bfloat16 %.1f GFLOP/s", rep.ConvPeak.BFloat16)
+	}
+	fmt.Fprintln(w)
 	if p := rep.FMAPeak; p != nil {
 		fmt.Fprintf(w, "FMA peak (%s, %d float32 lanes, %d threads, operands in registers): %.1f GFLOP/s; "+
 			"at it this model's convolutions alone take %.0f ms an image, at most %.3f images/s\n",
@@ -726,7 +778,7 @@ func printBench(w io.Writer, rep benchReport) {
 			d = fmt.Sprintf("%.3g", *r.MaxAbsDiffScore)
 		}
 		fma := "-"
-		if rep.FMAPeak != nil {
+		if rep.FMAPeak != nil && !isBFloat16(r.Column) {
 			fma = fmt.Sprintf("%.1f", r.PctFMAPeak)
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.1f\t%.3f\t%.1f\t%.1f\t%s\t%s\t%s\t%s\t\n", r.Column, r.Batch, r.P50Ms, r.P99Ms,
@@ -744,13 +796,18 @@ func printBench(w io.Writer, rep benchReport) {
 		}
 	}
 	if len(ceil) > 0 {
-		fmt.Fprintf(w, "ceiling vs python (every convolution at the FMA peak, nothing else taking time): %s\n", strings.Join(ceil, ", "))
+		fmt.Fprintf(w, "ceiling vs python in float32 (every convolution at the FMA peak, nothing else taking time): %s\n", strings.Join(ceil, ", "))
 	}
 	if rep.PythonTorch != "" {
 		fmt.Fprintf(w, "python: eager PyTorch %s (csad_ref.CSAD, torch.no_grad); |Δscore|: largest difference from its scores, first call\n", rep.PythonTorch)
 	}
 	if rep.ONNXRuntime != "" {
 		fmt.Fprintf(w, "onnxruntime: ONNX Runtime %s on the graph of csad.ExportONNX (with maps), made in memory; -fast: fast mode's graph\n", rep.ONNXRuntime)
+	}
+	if slices.ContainsFunc(rep.Results, func(r benchResult) bool { return isBFloat16(r.Column) }) {
+		fmt.Fprintf(w, "bf16: %s runs the student and autoencoder in bfloat16 (csad score -fast -bf16), %s eager PyTorch "+
+			"under torch.autocast(\"cpu\", torch.bfloat16); their %% conv peak is of the bfloat16 convolution, and the FMA peak "+
+			"(float32) does not apply to them\n", colBF16, colPyBF16)
 	}
 	if rep.RSSCalls > 0 {
 		fmt.Fprintf(w, "peak RSS (alone): VmHWM of a fresh process running only that column, load and %d calls\n", rep.RSSCalls)

@@ -60,7 +60,7 @@ func (in *benchInput) close() { in.t.Close() }
 // an error; a column that fails to set up carries its error and the others go on. Loading every
 // column once, before any timing, keeps the rounds free of loads; the cost is memory: the torch
 // columns hold a copy of the weights each and ONNX Runtime its own.
-func openColumns(o benchOptions, threads int, py *pyWorker, pyErr error, logf func(string, ...any)) ([]benchColumn, csad.Header, error) {
+func openColumns(o benchOptions, threads int, workers map[string]*pyColumn, logf func(string, ...any)) ([]benchColumn, csad.Header, error) {
 	net, h, err := csad.LoadModel(o.model)
 	if err != nil {
 		return nil, csad.Header{}, err
@@ -80,17 +80,18 @@ func openColumns(o benchOptions, threads int, py *pyWorker, pyErr error, logf fu
 			m, err := csad.NewModel(net, h, csad.Options{Threads: o.threads})
 			net = nil // the Model owns it now, or has freed it
 			cols = append(cols, &torchColumn{col: name, m: m, err: err})
-		case colFast:
-			m, err := csad.Load(o.model, csad.Options{Threads: o.threads, Fast: true})
+		case colFast, colBF16:
+			m, err := csad.Load(o.model, csad.Options{Threads: o.threads, Fast: true, BFloat16: name == colBF16})
 			cols = append(cols, &torchColumn{col: name, m: m, err: err})
 		case colORT, colORTFast:
 			cols = append(cols, ortCols[name])
-		case colPython:
-			if pyErr == nil {
-				logf("python: waiting for the worker to load the model")
-				pyErr = py.ready()
+		case colPython, colPyBF16:
+			c := workers[name]
+			if c.err == nil {
+				logf("%s: waiting for the worker to load the model", name)
+				c.err = c.w.ready()
 			}
-			cols = append(cols, &pyColumn{w: py, err: pyErr})
+			cols = append(cols, c)
 		}
 	}
 	if net != nil {
@@ -220,11 +221,12 @@ func (c *ortColumn) call(in *benchInput, scores bool) (float64, []float64, error
 // pyColumn asks the Python worker for one call; the worker times it itself, so the pipe's
 // latency is not counted.
 type pyColumn struct {
+	col string // python or python-bf16
 	w   *pyWorker
 	err error
 }
 
-func (c *pyColumn) name() string   { return colPython }
+func (c *pyColumn) name() string   { return c.col }
 func (c *pyColumn) loadErr() error { return c.err }
 func (c *pyColumn) close() {
 	if c.w != nil {

@@ -52,7 +52,7 @@ type pyAnswer struct {
 
 // startPyWorker writes bench_ref.py and csad_ref.py to a temporary folder and starts the worker
 // on the model, with the inputs of batches drawn; ready waits until it has loaded.
-func startPyWorker(ctx context.Context, o benchOptions, threads int, batches []int, flops bool, logw io.Writer) (*pyWorker, error) {
+func startPyWorker(ctx context.Context, o benchOptions, threads int, batches []int, flops, autocast bool, logw io.Writer) (*pyWorker, error) {
 	dir, err := os.MkdirTemp("", "csad-bench-")
 	if err != nil {
 		return nil, err
@@ -75,6 +75,9 @@ func startPyWorker(ctx context.Context, o benchOptions, threads int, batches []i
 		"--threads", strconv.Itoa(threads), "--seed", strconv.FormatUint(o.seed, 10)}
 	if flops {
 		args = append(args, "--flops")
+	}
+	if autocast {
+		args = append(args, "--autocast-bf16")
 	}
 	// The context kills Python on SIGINT/SIGTERM, so the temporary folder is still removed.
 	w.cmd = exec.CommandContext(ctx, o.python, args...)

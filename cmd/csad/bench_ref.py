@@ -4,7 +4,7 @@ that times one forward pass whenever the Go side asks, so that its calls interle
 The csad binary writes this script next to csad_ref.py (package csad/pyref, the one Python
 source of the model) in a temporary folder and runs
 
-    python3 bench_ref.py --model M.csad --batches 1,8 --threads N --seed S [--flops]
+    python3 bench_ref.py --model M.csad --batches 1,8 --threads N --seed S [--flops] [--autocast-bf16]
 
 It reads the .csad file itself (safetensors: 8-byte little-endian header length, JSON header with
 dtype/shape/data_offsets per tensor and __metadata__["csad"] = the csad-go Header, whose "config"
@@ -12,7 +12,9 @@ is csad_ref's config dict), builds csad_ref.CSAD(config), load_state_dict(strict
 torch.set_num_threads(N), and for each batch size B draws x = torch.randn(B, 3, S, S) right after
 torch.manual_seed(S) (the Go side draws the same). With --flops it counts the convolutions'
 multiply-accumulates with forward hooks on every nn.Conv2d in one batch-1 pass
-(out.numel() / B * in_channels / groups * kh * kw, times 2).
+(out.numel() / B * in_channels / groups * kh * kw, times 2). With --autocast-bf16 every call runs
+under torch.autocast("cpu", dtype=torch.bfloat16), PyTorch's own mixed precision: the peer of
+csad-go's bfloat16 fast mode.
 
 Then it answers one JSON line on stdout per line on stdin:
 
@@ -100,7 +102,7 @@ def count_flops(model, size):
     return 2 * macs[0]
 
 
-def serve(model, inputs, lines):
+def serve(model, inputs, lines, autocast):
     scored = set()
     for line in lines:
         cmd = line.split()
@@ -116,13 +118,13 @@ def serve(model, inputs, lines):
                              f"{sorted(inputs)}), 'rss' or 'quit'")
         b = int(cmd[1])
         x = inputs[b]
-        with torch.no_grad():
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
             t0 = time.perf_counter()
             y = model(x)
             secs = time.perf_counter() - t0
         out = {"seconds": secs}
         if b not in scored:
-            out["scores"] = y.tolist()
+            out["scores"] = y.float().tolist()
             scored.add(b)
         del y
         reply(out)
@@ -135,6 +137,7 @@ def main():
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--flops", action="store_true")
+    ap.add_argument("--autocast-bf16", action="store_true")
     a = ap.parse_args()
 
     if a.threads > 0:
@@ -154,7 +157,7 @@ def main():
     if a.flops:
         ready["flops"] = count_flops(model, size)
     reply(ready)
-    serve(model, inputs, sys.stdin)
+    serve(model, inputs, sys.stdin, a.autocast_bf16)
 
 
 if __name__ == "__main__":

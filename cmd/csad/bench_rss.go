@@ -45,8 +45,8 @@ func measureRSSAlone(ctx context.Context, rs []benchResult, o benchOptions, thre
 			return context.Cause(ctx)
 		}
 		var err error
-		if r.Column == colPython {
-			r.PeakRSSAlone, err = pythonRSSAlone(ctx, o, threads, r.Batch, logw)
+		if isPython(r.Column) {
+			r.PeakRSSAlone, err = pythonRSSAlone(ctx, o, threads, r.Column, r.Batch, logw)
 		} else {
 			r.PeakRSSAlone, err = goRSSAlone(ctx, o, threads, r.Column, r.Batch)
 		}
@@ -62,8 +62,8 @@ func measureRSSAlone(ctx context.Context, rs []benchResult, o benchOptions, thre
 
 // pythonRSSAlone starts a fresh Python worker for batch b only, makes o.rssCalls calls and reads
 // its VmHWM.
-func pythonRSSAlone(ctx context.Context, o benchOptions, threads, b int, logw io.Writer) (int64, error) {
-	w, err := startPyWorker(ctx, o, threads, []int{b}, false, logw)
+func pythonRSSAlone(ctx context.Context, o benchOptions, threads int, col string, b int, logw io.Writer) (int64, error) {
+	w, err := startPyWorker(ctx, o, threads, []int{b}, false, col == colPyBF16, logw)
 	if err != nil {
 		return 0, err
 	}
@@ -115,8 +115,8 @@ func runRSSAlone(ctx context.Context, out io.Writer, o benchOptions) error {
 	var col benchColumn
 	var size int64
 	switch o.rssOnly {
-	case colExact, colFast:
-		m, err := csad.Load(o.model, csad.Options{Threads: o.threads, Fast: o.rssOnly == colFast})
+	case colExact, colFast, colBF16:
+		m, err := csad.Load(o.model, csad.Options{Threads: o.threads, Fast: o.rssOnly != colExact, BFloat16: o.rssOnly == colBF16})
 		if err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -82,7 +83,7 @@ func TestBenchFlags(t *testing.T) {
 	o := base()
 	o.usePython = false
 	require.NoError(t, o.resolveColumns(false))
-	assert.Equal(t, []string{colExact, colFast, colORT, colORTFast}, o.columns, "-python=false drops the python column only")
+	assert.Equal(t, []string{colExact, colFast, colBF16, colORT, colORTFast}, o.columns, "-python=false drops the python columns only")
 	require.NoError(t, o.validate())
 
 	// Through the command line: cobra's parsing reaches the same checks.
@@ -197,7 +198,7 @@ func TestBenchCeiling(t *testing.T) {
 	assert.Zero(t, rep.ceilingVsPython(2), "no Python at batch 2")
 	var b strings.Builder
 	printBench(&b, rep)
-	assert.Contains(t, b.String(), "ceiling vs python (every convolution at the FMA peak, nothing else taking time): 5.00× at batch 1\n")
+	assert.Contains(t, b.String(), "ceiling vs python in float32 (every convolution at the FMA peak, nothing else taking time): 5.00× at batch 1\n")
 	assert.Contains(t, b.String(), "at most 50.000 images/s")
 	rep.FMAPeak, rep.FMAPeakError = nil, cpupeak.ErrNoKernel.Error()
 	b.Reset()
@@ -226,12 +227,18 @@ func TestBenchSmall(t *testing.T) {
 	want := csad.FLOPs(csad.SmallConfig(5))
 	assert.Equal(t, want, rep.FLOPs)
 	assert.Equal(t, want, rep.PythonFLOPs, "PyTorch's forward hooks")
-	assert.Equal(t, benchColumns, rep.Columns)
+	cols := defaultBenchColumns()
+	assert.Equal(t, cols, rep.Columns)
 	assert.Equal(t, "passive", rep.OMPWaitPolicy, "the bench re-runs itself with the policy (TestMain's env lacks it)")
 	assert.NotEmpty(t, rep.ONNXRuntime)
 	assert.NotEmpty(t, rep.PythonTorch)
 	assert.Positive(t, rep.ConvPeak.ChannelsLast)
 	assert.Positive(t, rep.ConvPeak.NCHW)
+	if csad.CheckBFloat16CPU() == nil {
+		assert.Positive(t, rep.ConvPeak.BFloat16)
+	} else {
+		assert.Zero(t, rep.ConvPeak.BFloat16)
+	}
 	if cpupeak.Lanes() > 0 {
 		require.NotNil(t, rep.FMAPeak, rep.FMAPeakError)
 		assert.Equal(t, 1, rep.FMAPeak.Threads)
@@ -241,13 +248,13 @@ func TestBenchSmall(t *testing.T) {
 		assert.Nil(t, rep.FMAPeak)
 		assert.Contains(t, rep.FMAPeakError, "no float32 FMA kernel")
 	}
-	require.Len(t, rep.Results, len(benchColumns))
-	py := rep.Results[len(rep.Results)-1]
+	require.Len(t, rep.Results, len(cols))
+	py := rep.Results[slices.Index(cols, colPython)]
 	require.Equal(t, colPython, py.Column)
 	require.Len(t, py.Scores, 1)
 
 	for i, r := range rep.Results {
-		assert.Equal(t, benchColumns[i], r.Column, "turn order")
+		assert.Equal(t, cols[i], r.Column, "turn order")
 		assert.Equal(t, 1, r.Batch)
 		require.Empty(t, r.Error, r.Column)
 		require.Len(t, r.LatenciesMs, 2, r.Column)
@@ -256,7 +263,11 @@ func TestBenchSmall(t *testing.T) {
 		}
 		assert.GreaterOrEqual(t, r.P99Ms, r.P50Ms, r.Column)
 		assert.InDelta(t, 1e3/r.P50Ms, r.ImagesPerS, 1e-9, "%s: images/s is batch ÷ p50", r.Column)
-		if rep.FMAPeak != nil {
+		switch {
+		case isBFloat16(r.Column):
+			assert.InDelta(t, 100*r.GFLOPS/rep.ConvPeak.BFloat16, r.PctConvPeak, 1e-9, "%s: %% of the bfloat16 conv peak", r.Column)
+			assert.Zero(t, r.PctFMAPeak, "%s: a %% of the float32 FMA peak", r.Column)
+		case rep.FMAPeak != nil:
 			assert.InDelta(t, 100*r.GFLOPS/rep.FMAPeak.GFLOPS, r.PctFMAPeak, 1e-9, "%s: %% of the FMA peak", r.Column)
 		}
 		require.NotNil(t, r.VsPython, r.Column)
@@ -271,8 +282,11 @@ func TestBenchSmall(t *testing.T) {
 		require.Len(t, r.Scores, 1, r.Column)
 		require.NotNil(t, r.MaxAbsDiffScore, r.Column)
 		assert.Equal(t, math.Abs(r.Scores[0]-py.Scores[0]), *r.MaxAbsDiffScore, r.Column)
+		if r.Column == colPyBF16 {
+			continue // PyTorch's own mixed precision: a peer to time, with no tolerance of ours
+		}
 		lim := map[string]float64{colExact: 1e-5, colFast: 1e-3, colORT: 1e-4 * max(math.Abs(py.Scores[0]), 1),
-			colORTFast: 1e-4 * max(math.Abs(py.Scores[0]), 1)}[r.Column]
+			colORTFast: 1e-4 * max(math.Abs(py.Scores[0]), 1), colBF16: bf16ScoreRel * max(math.Abs(py.Scores[0]), 1)}[r.Column]
 		assert.LessOrEqual(t, *r.MaxAbsDiffScore, lim, "%s: scores differ from PyTorch's", r.Column)
 	}
 
@@ -306,3 +320,8 @@ func TestBenchColumnFails(t *testing.T) {
 	assert.Nil(t, rep.Results[0].VsPython, "no Python figures to pair with")
 	assert.Contains(t, rep.Results[1].Error, "/bin/false bench_ref.py stopped")
 }
+
+// bf16ScoreRel bounds torch-bf16's score difference from PyTorch's in TestBenchSmall, relative
+// to max(|score|, 1): about twice the measured 0.028 (0.071 on a score of 2.54; the LGST score's
+// 0.16 % change, divided by its small normalising spread). csad/bf16_test.go bounds the parts.
+const bf16ScoreRel = 0.06

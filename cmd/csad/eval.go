@@ -26,7 +26,7 @@ type evalRow struct {
 
 func newEvalCmd() *cobra.Command {
 	var model, data, category, out, device, backend, engine string
-	var all, fast bool
+	var all, fast, bf16 bool
 	cmd := &cobra.Command{
 		Use:   "eval",
 		Short: "Score a category's test set and write maps, metrics.json and the report",
@@ -64,7 +64,7 @@ mean) ends the output.`,
 			}
 			var rows []evalRow
 			for _, j := range jobs {
-				row, err := evalCategory(cmd, j.model, filepath.Join(data, j.category), j.out, scoreFlags{fast, device, backend, engine})
+				row, err := evalCategory(cmd, j.model, filepath.Join(data, j.category), j.out, scoreFlags{fast, bf16, device, backend, engine})
 				if err != nil {
 					return err
 				}
@@ -83,6 +83,7 @@ mean) ends the output.`,
 	f.BoolVar(&all, "all", false, "evaluate every category of -data that has a model in the -model folder")
 	f.StringVar(&device, "device", "cpu", "cpu, cuda or cuda:N")
 	f.BoolVar(&fast, "fast", false, "score in fast mode (see csad score -fast)")
+	f.BoolVar(&bf16, "bf16", false, "with -fast: the student and autoencoder in bfloat16 (see csad score -bf16)")
 	f.StringVar(&backend, "backend", "torch", "inference engine for scoring: torch, onnxruntime or tensorrt (see csad score -backend)")
 	f.StringVar(&engine, "engine", "", "TensorRT engine file (-backend tensorrt)")
 	return cmd
@@ -91,7 +92,7 @@ mean) ends the output.`,
 // evalCategory runs csad score and csad report for one category.
 // scoreFlags are the flags eval hands to csad score.
 type scoreFlags struct {
-	fast            bool
+	fast, bf16      bool
 	device, backend string
 	engine          string
 }
@@ -108,6 +109,9 @@ func evalCategory(cmd *cobra.Command, model, dir, out string, sf scoreFlags) (ev
 	args := []string{"-model", model, "-json", "-quiet", "-maps", maps, "-device", sf.device, "-backend", sf.backend}
 	if sf.fast {
 		args = append(args, "-fast")
+	}
+	if sf.bf16 {
+		args = append(args, "-bf16")
 	}
 	if sf.engine != "" {
 		args = append(args, "-engine", sf.engine)
