@@ -67,7 +67,8 @@ func (c *fastConv) forward(x *torch.Tensor) *torch.Tensor {
 	if c.dt == torch.Float32 || x.IsMkldnn() {
 		return x.MkldnnConv2d(c.w, c.b, c.opts)
 	}
-	// A dense float32 map (the autoencoder's decoder, after a resize) in and out.
+	// A dense float32 map in and out (the autoencoder's decoder, and the student's heads after
+	// a resize): a bfloat16 copy of it for the convolution.
 	xb := x.To(c.dt)
 	defer xb.Close()
 	y := xb.MkldnnConv2d(c.w, c.b, c.opts)
@@ -418,7 +419,7 @@ func (fw *fastWeights) segmentor(feat Features, size int64) *torch.Tensor {
 	stages = append(stages, pooled.Interpolate(q, q, torch.Bilinear, false))
 	// fc1's input is a concatenation, dense; its output is dense too.
 	x := reluIn(fw.fc1.forward(torch.Cat(stages, 1))).Interpolate(h, h, torch.Bilinear, false)
-	x = torch.Cat([]*torch.Tensor{x, r}, 1).ToMkldnn(fw.fc2c1.dt)
+	x = torch.Cat([]*torch.Tensor{x, r}, 1).ToMkldnn(torch.Float32)
 	x = reluIn(fw.fc2c1.forward(x))
 	x = f.Next(x, reluIn(fw.fc2c2.forward(x)))
 	x = dense(f, f.Next(x, fw.fc2c3.forward(x)))

@@ -31,8 +31,8 @@ type Options struct {
 	// (ExportOptions.Fast) made from a .csad file; an .onnx file runs the graph it holds.
 	Fast bool
 	// BFloat16, with Fast on the torch backend, runs the student's and the autoencoder's
-	// convolutions in bfloat16 (Network.UseBFloat16): about 1.5× float32 fast mode at paper
-	// size, on CPUs with AVX512_BF16 or AMX-BF16 only. The segmentation and the patch-histogram
+	// convolutions in bfloat16 (Network.UseBFloat16): about 1.7× float32 fast mode at paper
+	// size, on CPUs with AVX512_BF16 or AMX-BF16 only (CheckBFloat16CPU). The segmentation and the patch-histogram
 	// score stay float32 fast mode's; the LGST score moves by up to about 1 %
 	// (docs/numerics.md#bfloat16).
 	BFloat16 bool
@@ -125,6 +125,11 @@ func Load(path string, opts Options) (*Model, error) {
 	}
 	if err := checkCounts(opts); err != nil { // before reading a file the options cannot use
 		return nil, err
+	}
+	if opts.BFloat16 {
+		if err := CheckBFloat16CPU(); err != nil {
+			return nil, err
+		}
 	}
 	net, h, err := LoadModel(path)
 	if err != nil {

@@ -236,7 +236,7 @@ func (n *Network) UseChannelsLast() error {
 
 // UseBFloat16 is UseChannelsLast with the student's and the autoencoder's convolutions (two
 // thirds of the model's arithmetic) in bfloat16, on CPUs that multiply bfloat16 natively
-// (AVX512_BF16 or AMX), where oneDNN does twice the float32 work per cycle: about 2× eager
+// (AVX512_BF16 or AMX), where oneDNN does twice the float32 work per cycle: 2.2–2.4× eager
 // PyTorch at paper size on the machine the README measures, against 1.3× for float32 fast mode
 // (Options.BFloat16). The encoder, the segmentor and the teacher stay float32, so the
 // segmentation and the patch-histogram score are float32 fast mode's; the student's and the

@@ -171,7 +171,7 @@ or 143); the maps written by then are complete and no temporary file is left.`,
 	f.StringVar(&mapSize, "map-size", "", "size WxH of the written maps (default: each image's size)")
 	f.StringVar(&opts.Device, "device", "cpu", "cpu, cuda or cuda:N (CUDA needs a CUDA LibTorch: README, Another LibTorch)")
 	f.BoolVar(&opts.Fast, "fast", false, "fast mode: oneDNN convolutions on prepacked weights, folded BatchNorm; ~1.3× on the CPU, maps within 2.5e-7, a few segmentation pixels may differ (docs/numerics.md); with -backend onnxruntime, fast mode's graph (csad export -fast)")
-	f.BoolVar(&opts.BFloat16, "bf16", false, "with -fast: the student and autoencoder in bfloat16, ~1.5× -fast alone at paper size on CPUs with AVX512_BF16 or AMX; segmentation as -fast, the LGST score within ~1 % (docs/numerics.md#bfloat16)")
+	f.BoolVar(&opts.BFloat16, "bf16", false, "with -fast: the student and autoencoder in bfloat16, ~1.7× -fast alone at paper size on CPUs with AVX512_BF16 or AMX; segmentation as -fast, the LGST score within ~1 % (docs/numerics.md#bfloat16)")
 	f.IntVar(&opts.Threads, "threads", 0, fmt.Sprintf("LibTorch intra-op threads, 1..%d (0: LibTorch's default)", maxThreads()))
 	f.IntVar(&opts.MaxBatch, "batch", 1, fmt.Sprintf("images per forward pass, 1..%d (1: fastest on the CPU, bit for bit the official model)", maxBatch))
 	f.IntVar(&maxPixels, "max-pixels", imageproc.DefaultMaxPixels, fmt.Sprintf("refuse images with more pixels (width×height, at most %d), checked on the header before decoding", tiffmap.MaxPixels))
