@@ -122,8 +122,9 @@ fuzz_run = out=$$($(GO) test -run='^$$' -fuzz=$(1) -fuzztime=$(2) $(3) 2>&1); rc
 		$(GO) test -run='^$$' -fuzz=$(1) -fuzztime=$(2) $(3); \
 	else exit $$rc; fi
 
-## golden: regenerate the committed golden files with Debian's PyTorch (gen_golden.py and
-## gen_golden_train.py are run by the tests themselves, on the machine under test)
+## golden: regenerate the committed golden files with Debian's PyTorch (gen_golden.py,
+## gen_golden_train.py, gen_lgst_golden.py, gen_train_golden_seg.py and the --outputs runs are
+## made by the tests themselves, on the machine under test: torchtest.GoldenDir)
 golden:
 	cd testdata && $(PYTHON) gen_checkpoint_fixtures.py
 	cd testdata && $(PYTHON) gen_metrics_golden.py
@@ -131,9 +132,7 @@ golden:
 	cd testdata && $(PYTHON) gen_e2e_golden.py
 	cd testdata && $(PYTHON) gen_imageproc_golden.py
 	cd testdata && $(PYTHON) gen_cluster_golden.py
-	cd testdata && $(PYTHON) gen_train_golden_seg.py
 	cd testdata && $(PYTHON) gen_pseudolabel_golden.py
-	cd testdata && $(PYTHON) gen_lgst_golden.py
 	cd testdata && $(PYTHON) gen_augment_golden.py   # needs python3-opencv
 
 ## bench: the soak and memory benchmarks (figures printed); 'csad bench' measures speed

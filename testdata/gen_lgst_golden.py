@@ -3,6 +3,7 @@
 Debian's PyTorch 1.13 and Pillow 9.4 with one thread:
 
     /usr/bin/python3 testdata/gen_lgst_golden.py     # → testdata/golden/lgst.safetensors
+    (the tests run it themselves, on the machine under test: torchtest.GoldenDir)
 
 (CSAD_GOLDEN_OUT, if set, names another output folder.)
 

@@ -3,6 +3,8 @@
 (§4.3) on the small config, computed by Debian's PyTorch with one thread.
 
     /usr/bin/python3 testdata/gen_train_golden_seg.py     # → testdata/golden/train_seg.safetensors
+    (the tests run it themselves, on the machine under test: torchtest.GoldenDir; CSAD_GOLDEN_OUT,
+    if set, names another output folder)
 
 Losses (written from the spec, op for op in the order csad/train evaluates them, so the Go
 results can be compared bit for bit). Two cases:
@@ -56,7 +58,7 @@ from gen_golden import write_safetensors  # noqa: E402
 from gen_model_golden import randomise_bn  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-OUT = os.path.join(HERE, "golden", "train_seg.safetensors")
+OUT = os.path.join(os.environ.get("CSAD_GOLDEN_OUT") or os.path.join(HERE, "golden"), "train_seg.safetensors")
 LOSS_SEED = 31
 MODEL_SEED = 4242
 INPUT_SEED = 2024

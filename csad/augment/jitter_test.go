@@ -14,14 +14,18 @@ import (
 
 	"github.com/csad-go/csad/csad/augment"
 	"github.com/csad-go/csad/torch/checkpoint"
+	"github.com/csad-go/csad/torch/torchtest"
 )
 
-// jitterGolden is written by testdata/gen_lgst_golden.py (Pillow 9.4's ImageEnhance).
-var jitterGolden = filepath.Join("..", "..", "testdata", "golden", "lgst.safetensors")
+// jitterGolden is written by testdata/gen_lgst_golden.py (Pillow 9.4's ImageEnhance), on this
+// machine (torchtest.GoldenDir), as the LGST training tests use it.
+func jitterGolden(t testing.TB) string {
+	return filepath.Join(torchtest.GoldenDir(t, "../../testdata", "gen_lgst_golden.py"), "lgst.safetensors")
+}
 
 func loadJitterGolden(t *testing.T) (map[string]*checkpoint.Tensor, []float64) {
 	t.Helper()
-	ts, meta, err := checkpoint.LoadSafetensors(jitterGolden)
+	ts, meta, err := checkpoint.LoadSafetensors(jitterGolden(t))
 	require.NoError(t, err, "regenerate with: /usr/bin/python3 testdata/gen_lgst_golden.py")
 	g := make(map[string]*checkpoint.Tensor, len(ts))
 	for _, n := range ts {

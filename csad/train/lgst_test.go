@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"strconv"
 	"testing"
 
@@ -18,14 +19,17 @@ import (
 	"github.com/csad-go/csad/torch/torchtest"
 )
 
-// lgstGoldenPath is written by testdata/gen_lgst_golden.py.
-const lgstGoldenPath = "../../testdata/golden/lgst.safetensors"
+// lgstGoldenPath is the golden testdata/gen_lgst_golden.py makes on this machine
+// (torchtest.GoldenDir): its training steps' last bits depend on the CPU's kernels.
+func lgstGoldenPath(t testing.TB) string {
+	return filepath.Join(torchtest.GoldenDir(t, "../../testdata", "gen_lgst_golden.py"), "lgst.safetensors")
+}
 
 // lgstGolden loads the golden file into s, pins the thread count and builds the golden's network:
 // the small config with PyTorch's initial encoder, teacher, student and autoencoder weights.
 func lgstGolden(t *testing.T, s *torch.Scope) (map[string]*torch.Tensor, map[string]string, *csad.Network) {
 	t.Helper()
-	g, meta := torchtest.Golden(t, s, lgstGoldenPath)
+	g, meta := torchtest.Golden(t, s, lgstGoldenPath(t))
 	t.Cleanup(torchtest.UseGoldenThreads(t, meta))
 	cfg := csad.SmallConfig(5)
 	pyCfg, err := csad.ParseConfig([]byte(meta["config"]))

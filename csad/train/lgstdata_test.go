@@ -36,7 +36,7 @@ func rgbOf(t *testing.T, x *torch.Tensor) *imageproc.RGB {
 func TestPenaltyImagesMatchTorchvision(t *testing.T) {
 	s := torch.NewScope()
 	defer s.Close()
-	g, meta := torchtest.Golden(t, s, lgstGoldenPath)
+	g, meta := torchtest.Golden(t, s, lgstGoldenPath(t))
 	fix := rgbOf(t, g["penalty/image"])
 	mirror := imageproc.NewRGB(fix.W, fix.H)
 	for y := range fix.H {
@@ -124,7 +124,7 @@ func TestLoadPenaltyImagesErrors(t *testing.T) {
 func TestAugImage(t *testing.T) {
 	s := torch.NewScope()
 	defer s.Close()
-	g, _ := torchtest.Golden(t, s, lgstGoldenPath)
+	g, _ := torchtest.Golden(t, s, lgstGoldenPath(t))
 	img := rgbOf(t, g["jitter/image"])
 	for seed := range uint64(6) {
 		got, p, err := train.AugImage(rand.New(rand.NewPCG(seed, 1)), img, 16, augment.DefaultColorJitter())

@@ -2,6 +2,7 @@ package train_test
 
 import (
 	"math"
+	"path/filepath"
 	"runtime"
 	"testing"
 
@@ -13,8 +14,11 @@ import (
 	"github.com/csad-go/csad/torch/torchtest"
 )
 
-// goldenPath is written by testdata/gen_train_golden_seg.py.
-const goldenPath = "../../testdata/golden/train_seg.safetensors"
+// goldenPath is the golden testdata/gen_train_golden_seg.py makes on this machine
+// (torchtest.GoldenDir): its gradients' and steps' last bits depend on the CPU's kernels.
+func goldenPath(t testing.TB) string {
+	return filepath.Join(torchtest.GoldenDir(t, "../../testdata", "gen_train_golden_seg.py"), "train_seg.safetensors")
+}
 
 var lossCases = []string{"full", "absent"} // absent: class 4 missing from the target
 
@@ -45,7 +49,7 @@ func TestLossesMatchPyTorch(t *testing.T) {
 	defer runtime.UnlockOSThread()
 	s := torch.NewScope()
 	defer s.Close()
-	g, meta := torchtest.Golden(t, s, goldenPath)
+	g, meta := torchtest.Golden(t, s, goldenPath(t))
 	defer torchtest.UseGoldenThreads(t, meta)()
 	for _, c := range lossCases {
 		pre := "loss/" + c + "/"
@@ -76,7 +80,7 @@ func TestSegLossMatchesPyTorch(t *testing.T) {
 	defer runtime.UnlockOSThread()
 	s := torch.NewScope()
 	defer s.Close()
-	g, meta := torchtest.Golden(t, s, goldenPath)
+	g, meta := torchtest.Golden(t, s, goldenPath(t))
 	defer torchtest.UseGoldenThreads(t, meta)()
 	variants := map[string][]string{
 		"full":   {"sup_only_intended", "sup_only_official", "full_intended", "full_official"},
@@ -120,7 +124,7 @@ func TestSegLossMatchesPyTorch(t *testing.T) {
 func TestLossesAreTheSpecFormulas(t *testing.T) {
 	s := torch.NewScope()
 	defer s.Close()
-	g, meta := torchtest.Golden(t, s, goldenPath)
+	g, meta := torchtest.Golden(t, s, goldenPath(t))
 	defer torchtest.UseGoldenThreads(t, meta)()
 	for _, c := range lossCases {
 		pre := "loss/" + c + "/"
@@ -368,7 +372,7 @@ func TestSegLossWeights(t *testing.T) {
 	assert.False(t, train.DefaultSegLossConfig().OfficialCE, "the default cross-entropy is the intended one")
 	s := torch.NewScope()
 	defer s.Close()
-	g, meta := torchtest.Golden(t, s, goldenPath)
+	g, meta := torchtest.Golden(t, s, goldenPath(t))
 	defer torchtest.UseGoldenThreads(t, meta)()
 	pre := "loss/full/"
 	target, randGT := labels(s, g, pre+"target"), labels(s, g, pre+"randgt")

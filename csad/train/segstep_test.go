@@ -68,7 +68,7 @@ func relErr(t *testing.T, what string, got, want *torch.Tensor) (rel float64, bi
 func TestSegmentorStepMatchesPyTorch(t *testing.T) {
 	s := torch.NewScope()
 	defer s.Close()
-	g, meta := torchtest.Golden(t, s, goldenPath)
+	g, meta := torchtest.Golden(t, s, goldenPath(t))
 	defer torchtest.UseGoldenThreads(t, meta)()
 	cfg := csad.SmallConfig(5)
 	pyCfg, err := csad.ParseConfig([]byte(meta["config"]))
