@@ -805,9 +805,9 @@ func printBench(w io.Writer, rep benchReport) {
 		fmt.Fprintf(w, "onnxruntime: ONNX Runtime %s on the graph of csad.ExportONNX (with maps), made in memory; -fast: fast mode's graph\n", rep.ONNXRuntime)
 	}
 	if slices.ContainsFunc(rep.Results, func(r benchResult) bool { return isBFloat16(r.Column) }) {
-		fmt.Fprintf(w, "bf16: %s runs the student and autoencoder in bfloat16 (csad score -fast -bf16), %s eager PyTorch "+
-			"under torch.autocast(\"cpu\", torch.bfloat16); their %% conv peak is of the bfloat16 convolution, and the FMA peak "+
-			"(float32) does not apply to them\n", colBF16, colPyBF16)
+		fmt.Fprintf(w, "bf16: %s: the student and autoencoder in bfloat16 (csad score -fast -bf16); %s: eager PyTorch "+
+			"under torch.autocast(\"cpu\", torch.bfloat16); a bfloat16 column's %% conv peak is of the bfloat16 convolution, "+
+			"and the FMA peak (float32) does not apply to it\n", colBF16, colPyBF16)
 	}
 	if rep.RSSCalls > 0 {
 		fmt.Fprintf(w, "peak RSS (alone): VmHWM of a fresh process running only that column, load and %d calls\n", rep.RSSCalls)
