@@ -35,6 +35,16 @@ func needBFloat16(t *testing.T, net *csad.Network) {
 	}
 }
 
+// assertBitwise asserts that each pair's got (first) equals its want bit for bit.
+func assertBitwise(t *testing.T, what string, pairs map[string][2]*torch.Tensor) {
+	t.Helper()
+	for name, p := range pairs {
+		d, err := torchtest.Compare(p[0], p[1])
+		require.NoError(t, err, name)
+		assert.True(t, d.Bitwise, "%s, %s: %v", name, what, d)
+	}
+}
+
 func relMax(t testing.TB, got, want *torch.Tensor) float64 {
 	t.Helper()
 	g, w := float64s(t, got), float64s(t, want)
@@ -64,14 +74,10 @@ func TestBFloat16FastMode(t *testing.T) {
 	bf, err := net.Forward(x)
 	require.NoError(t, err)
 
-	for name, p := range map[string][2]*torch.Tensor{
+	assertBitwise(t, "as float32 fast mode", map[string][2]*torch.Tensor{
 		"labels": {bf.Labels, fast.Labels}, "patch hist": {bf.PatchHist, fast.PatchHist},
 		"d256": {bf.D256, fast.D256}, "d128": {bf.D128, fast.D128},
-	} {
-		d, err := torchtest.Compare(p[0], p[1])
-		require.NoError(t, err)
-		assert.True(t, d.Bitwise, "%s differs from float32 fast mode's: %v", name, d)
-	}
+	})
 	local, global := maxAbsDiff(t, bf.Local, exact.Local), maxAbsDiff(t, bf.Global, exact.Global)
 	lgst, moved := relMax(t, bf.LGST, exact.LGST), relMax(t, bf.LGST, fast.LGST)
 	t.Logf("bfloat16 vs exact: maps %.3g / %.3g, LGST rel %.3g (vs float32 fast mode %.3g)", local, global, lgst, moved)
@@ -83,11 +89,7 @@ func TestBFloat16FastMode(t *testing.T) {
 	require.NoError(t, net.UseChannelsLast())
 	again, err := net.Forward(x)
 	require.NoError(t, err)
-	for name, p := range map[string][2]*torch.Tensor{"score": {again.Score, fast.Score}, "local": {again.Local, fast.Local}} {
-		d, err := torchtest.Compare(p[0], p[1])
-		require.NoError(t, err)
-		assert.True(t, d.Bitwise, "%s after UseChannelsLast: %v", name, d)
-	}
+	assertBitwise(t, "after UseChannelsLast", map[string][2]*torch.Tensor{"score": {again.Score, fast.Score}, "local": {again.Local, fast.Local}})
 	require.NoError(t, s.Err())
 }
 
@@ -121,13 +123,9 @@ func TestBFloat16Model(t *testing.T) {
 	require.NoError(t, err)
 	want, err := ref.Forward(x)
 	require.NoError(t, err)
-	for name, p := range map[string][2]*torch.Tensor{
+	assertBitwise(t, "as UseBFloat16's", map[string][2]*torch.Tensor{
 		"score": {got.Score, want.Score}, "local": {got.Local, want.Local},
 		"global": {got.Global, want.Global}, "labels": {got.Labels, want.Labels},
-	} {
-		d, err := torchtest.Compare(p[0], p[1])
-		require.NoError(t, err)
-		assert.True(t, d.Bitwise, "%s: %v", name, d)
-	}
+	})
 	require.NoError(t, s.Err())
 }
